@@ -1,0 +1,1 @@
+//! Bounded, validated reading of safetensors headers (placeholder).

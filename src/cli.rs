@@ -14,7 +14,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "gen",
     version,
     about,
-    args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
     after_help = "Run `gen index` once to build the catalogue, then `gen \"a sunset\"`."
 )]
@@ -39,8 +38,13 @@ pub struct GlobalArgs {
     pub comfyui: Option<PathBuf>,
 
     /// A models root laid out like ComfyUI's models/ (repeatable).
-    #[arg(long = "models", global = true, env = "GEN_MODELS", value_name = "DIR",
-          value_delimiter = ':')]
+    #[arg(
+        long = "models",
+        global = true,
+        env = "GEN_MODELS",
+        value_name = "DIR",
+        value_delimiter = ':'
+    )]
     pub models: Vec<PathBuf>,
 
     /// The catalogue database [default: $XDG_DATA_HOME/gen/catalog.sqlite].
@@ -166,7 +170,10 @@ pub enum PresetsCommand {
         values: Vec<String>,
     },
     /// Reset a model's presets (one level or all) to the base preset.
-    Reset { model: String, level: Option<String> },
+    Reset {
+        model: String,
+        level: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

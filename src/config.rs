@@ -115,17 +115,25 @@ pub struct Settings {
 }
 
 fn default_config_path() -> PathBuf {
-    dirs::config_dir().unwrap_or_else(|| PathBuf::from(".")).join("gen").join("config.toml")
+    dirs::config_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("gen")
+        .join("config.toml")
 }
 
 fn default_db_path() -> PathBuf {
-    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("gen").join("catalog.sqlite")
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("gen")
+        .join("catalog.sqlite")
 }
 
 /// The user's config folder (`$XDG_CONFIG_HOME/gen`), where an overlay
 /// `presets.toml` may live.
 pub fn config_dir() -> PathBuf {
-    dirs::config_dir().unwrap_or_else(|| PathBuf::from(".")).join("gen")
+    dirs::config_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("gen")
 }
 
 /// Reads the config file; a missing file is an empty config, a broken one
@@ -134,7 +142,9 @@ pub fn read_file_config(path: &Path) -> anyhow::Result<Option<FileConfig>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read config file {}", path.display()));
+        }
     };
     let cfg: FileConfig = toml::from_str(&text).map_err(|e| {
         GenError::usage(format!("config file {} is not valid: {e}", path.display()))
@@ -158,11 +168,21 @@ impl Settings {
             _ => None,
         };
         let models = if !args.models.is_empty() {
-            args.models.iter().map(|p| (p.clone(), Source::Flag)).collect()
+            args.models
+                .iter()
+                .map(|p| (p.clone(), Source::Flag))
+                .collect()
         } else {
-            file.models.iter().map(|p| (expand_home(p), Source::Config)).collect()
+            file.models
+                .iter()
+                .map(|p| (expand_home(p), Source::Config))
+                .collect()
         };
-        let db = args.db.clone().or_else(|| file.db.as_deref().map(expand_home)).unwrap_or_else(default_db_path);
+        let db = args
+            .db
+            .clone()
+            .or_else(|| file.db.as_deref().map(expand_home))
+            .unwrap_or_else(default_db_path);
         let api_key = std::env::var("CIVITAI_API_KEY")
             .ok()
             .filter(|k| !k.trim().is_empty())
@@ -205,7 +225,9 @@ impl Settings {
 /// `~/x` → `$HOME/x`; other paths unchanged.
 pub fn expand_home(p: &Path) -> PathBuf {
     match p.strip_prefix("~") {
-        Ok(rest) => dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| p.to_path_buf()),
+        Ok(rest) => dirs::home_dir()
+            .map(|h| h.join(rest))
+            .unwrap_or_else(|| p.to_path_buf()),
         Err(_) => p.to_path_buf(),
     }
 }
@@ -226,10 +248,20 @@ mod tests {
     fn flag_beats_config_beats_default() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("config.toml");
-        std::fs::write(&cfg, "models = [\"/from/config\"]\ndb = \"/cfg.sqlite\"\n[civitai]\nurl = \"http://x/\"\n").unwrap();
-        let args = GlobalArgs { config: Some(cfg.clone()), ..Default::default() };
+        std::fs::write(
+            &cfg,
+            "models = [\"/from/config\"]\ndb = \"/cfg.sqlite\"\n[civitai]\nurl = \"http://x/\"\n",
+        )
+        .unwrap();
+        let args = GlobalArgs {
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
         let s = Settings::resolve(&args).unwrap();
-        assert_eq!(s.models, vec![(PathBuf::from("/from/config"), Source::Config)]);
+        assert_eq!(
+            s.models,
+            vec![(PathBuf::from("/from/config"), Source::Config)]
+        );
         assert_eq!(s.db, PathBuf::from("/cfg.sqlite"));
         assert_eq!(s.civitai.url, "http://x");
         let args = GlobalArgs {
@@ -248,7 +280,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("config.toml");
         std::fs::write(&cfg, "modles = 3").unwrap();
-        let args = GlobalArgs { config: Some(cfg), ..Default::default() };
+        let args = GlobalArgs {
+            config: Some(cfg),
+            ..Default::default()
+        };
         let err = Settings::resolve(&args).unwrap_err();
         assert_eq!(crate::error::status_of(&err).0, crate::error::Status::Usage);
         assert!(err.to_string().contains("config.toml"));

@@ -40,7 +40,11 @@ impl std::error::Error for GenError {}
 
 impl GenError {
     pub fn new(status: Status, message: impl Into<String>) -> Self {
-        GenError { status, message: message.into(), hint: None }
+        GenError {
+            status,
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -78,9 +82,14 @@ mod tests {
 
     #[test]
     fn status_is_found_through_context() {
-        let err: anyhow::Result<()> = Err(GenError::nothing("no models").with_hint("run gen index").into());
+        let err: anyhow::Result<()> = Err(GenError::nothing("no models")
+            .with_hint("run gen index")
+            .into());
         let err = err.context("choosing a checkpoint").unwrap_err();
-        assert_eq!(status_of(&err), (Status::NothingFound, Some("run gen index")));
+        assert_eq!(
+            status_of(&err),
+            (Status::NothingFound, Some("run gen index"))
+        );
         assert_eq!(status_of(&anyhow::anyhow!("disk full")).0, Status::Failure);
     }
 }

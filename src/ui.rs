@@ -17,8 +17,14 @@ pub struct Printer {
 
 impl Printer {
     pub fn new(json: bool, quiet: bool, verbose: u8) -> Self {
-        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stderr().is_terminal();
-        Printer { json, quiet, verbose, color }
+        let color =
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stderr().is_terminal();
+        Printer {
+            json,
+            quiet,
+            verbose,
+            color,
+        }
     }
 
     /// One line of result on stdout.
@@ -51,13 +57,21 @@ impl Printer {
 
     pub fn warn(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            let tag = if self.color { "\x1b[33mwarning\x1b[0m" } else { "warning" };
+            let tag = if self.color {
+                "\x1b[33mwarning\x1b[0m"
+            } else {
+                "warning"
+            };
             eprintln!("{tag}: {}", line.as_ref());
         }
     }
 
     pub fn error(&self, line: impl AsRef<str>) {
-        let tag = if self.color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+        let tag = if self.color {
+            "\x1b[1;31merror\x1b[0m"
+        } else {
+            "error"
+        };
         eprintln!("{tag}: {}", line.as_ref());
     }
 

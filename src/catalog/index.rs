@@ -1,1 +1,251 @@
-//! index
+//! `gen index` without the printing: walk, decide what changed, probe and
+//! hash the new and changed files in parallel, write them in short batches,
+//! and mark vanished files inactive.
+//!
+//! A file whose size, mtime and inode are what the catalogue recorded is not
+//! opened at all, which is what makes re-indexing a large library fast. The
+//! batches are committed as they come, so a killed run keeps what it did and
+//! the next run carries on.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::hash::hash_file;
+use super::probe::probe_file;
+use super::roots::ModelDir;
+use super::scan::{FoundFile, scan};
+use super::store::{IndexedFile, Store, Written};
+
+/// Tells the caller how the work goes (the CLI draws a progress bar).
+pub trait Progress: Sync {
+    /// The total number of bytes to hash is known.
+    fn start(&self, _files: u64, _bytes: u64) {}
+    /// Some bytes were hashed.
+    fn bytes(&self, _n: u64) {}
+    /// A file is done.
+    fn file_done(&self, _path: &Path) {}
+    fn finish(&self) {}
+}
+
+/// No progress reporting.
+pub struct Silent;
+impl Progress for Silent {}
+
+#[derive(Debug, Clone, Default)]
+pub struct IndexOptions {
+    /// Hashing threads; all cores when `None`.
+    pub threads: Option<usize>,
+}
+
+/// A file that could not be used, with why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub error: String,
+}
+
+/// What a run did. `hashed_files`/`hashed_bytes` count what was actually read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexReport {
+    pub folders: usize,
+    pub files: usize,
+    pub new: usize,
+    pub changed: usize,
+    pub moved: usize,
+    pub unchanged: usize,
+    pub reactivated: usize,
+    pub vanished: usize,
+    pub hashed_files: usize,
+    pub hashed_bytes: u64,
+    pub seconds: f64,
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<String>,
+}
+
+impl IndexReport {
+    /// Files in the catalogue that are usable after this run.
+    pub fn usable(&self) -> usize {
+        self.files.saturating_sub(self.problems.len())
+    }
+}
+
+/// Rows written per transaction; also written when this much time passed.
+const BATCH_FILES: usize = 256;
+const BATCH_TIME: Duration = Duration::from_millis(500);
+
+pub fn index(
+    store: &mut Store,
+    dirs: &[ModelDir],
+    opts: &IndexOptions,
+    progress: &dyn Progress,
+) -> anyhow::Result<IndexReport> {
+    let started = Instant::now();
+    let mut report = IndexReport {
+        folders: dirs.len(),
+        ..Default::default()
+    };
+    let walked = scan(dirs);
+    report.warnings = walked.warnings;
+    report.files = walked.files.len();
+    let stored = store.stored_files()?;
+
+    let mut todo: Vec<FoundFile> = Vec::new();
+    let mut reactivate = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(walked.files.len());
+    for f in &walked.files {
+        let Some(path) = f.path.to_str() else {
+            report.problems.push(Problem {
+                path: f.path.to_string_lossy().into_owned(),
+                error: "the file name is not valid UTF-8; rename it to index it".into(),
+            });
+            continue;
+        };
+        seen.insert(path);
+        match stored.get(path) {
+            // Unreadable files (never hashed) are tried again every run.
+            Some(s) if s.stat == f.stat && s.hashed => {
+                report.unchanged += 1;
+                if !s.active {
+                    reactivate.push(s.id);
+                }
+            }
+            _ => todo.push(f.clone()),
+        }
+    }
+    // Vanished first, so a file moved since the last run finds its old row
+    // inactive and takes it over.
+    let vanished: Vec<i64> = stored
+        .iter()
+        .filter(|(path, s)| s.active && !seen.contains(path.as_str()) && is_gone(path, dirs))
+        .map(|(_, s)| s.id)
+        .collect();
+    report.vanished = vanished.len();
+    report.reactivated = reactivate.len();
+    store.set_active(&vanished, false)?;
+    store.set_active(&reactivate, true)?;
+
+    // Big files first: the last thread to finish is then a small file.
+    todo.sort_by(|a, b| b.stat.size.cmp(&a.stat.size));
+    let total: u64 = todo.iter().map(|f| f.stat.size).sum();
+    progress.start(todo.len() as u64, total);
+    let hashed_bytes = AtomicU64::new(0);
+    let threads = opts.threads.unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let (tx, rx) = mpsc::sync_channel::<IndexedFile>(BATCH_FILES * 2);
+    let write_result = std::thread::scope(|scope| {
+        let todo = &todo;
+        let hashed_bytes = &hashed_bytes;
+        scope.spawn(move || {
+            pool.install(|| {
+                use rayon::prelude::*;
+                todo.par_iter().for_each_with(tx, |tx, f| {
+                    let done = read_file(f, &|n| {
+                        hashed_bytes.fetch_add(n, Ordering::Relaxed);
+                        progress.bytes(n);
+                    });
+                    progress.file_done(&f.path);
+                    // The writer only stops on a database error; then the
+                    // rest of the work is pointless and dropped.
+                    let _ = tx.send(done);
+                });
+            });
+        });
+        write_batches(store, rx, &mut report)
+    });
+    progress.finish();
+    write_result?;
+    report.hashed_bytes = hashed_bytes.load(Ordering::Relaxed);
+    report.seconds = started.elapsed().as_secs_f64();
+    let present: HashSet<&Path> = walked.files.iter().map(|f| f.path.as_path()).collect();
+    for (path, error) in store.problems()? {
+        if present.contains(Path::new(&path)) {
+            report.problems.push(Problem { path, error });
+        }
+    }
+    Ok(report)
+}
+
+/// Receives read files and commits them in batches.
+fn write_batches(
+    store: &mut Store,
+    rx: mpsc::Receiver<IndexedFile>,
+    report: &mut IndexReport,
+) -> anyhow::Result<()> {
+    let mut batch = Vec::with_capacity(BATCH_FILES);
+    let mut last = Instant::now();
+    loop {
+        let next = rx.recv_timeout(BATCH_TIME);
+        let closed = matches!(next, Err(mpsc::RecvTimeoutError::Disconnected));
+        if let Ok(f) = next {
+            batch.push(f);
+        }
+        if !batch.is_empty()
+            && (closed || batch.len() >= BATCH_FILES || last.elapsed() >= BATCH_TIME)
+        {
+            for (f, w) in batch.iter().zip(store.write_batch(&batch)?) {
+                if f.sha256.is_some() {
+                    report.hashed_files += 1;
+                }
+                match w {
+                    Written::New => report.new += 1,
+                    Written::Changed => report.changed += 1,
+                    Written::Moved => report.moved += 1,
+                }
+            }
+            batch.clear();
+            last = Instant::now();
+        }
+        if closed {
+            return Ok(());
+        }
+    }
+}
+
+/// Probes then hashes one file. Never fails: problems are recorded in the result.
+fn read_file(f: &FoundFile, on_bytes: &dyn Fn(u64)) -> IndexedFile {
+    let probe = probe_file(&f.path, f.category);
+    let name = f
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut out = IndexedFile {
+        path: f.path.to_string_lossy().into_owned(),
+        name,
+        category: f.category,
+        stat: f.stat,
+        probe,
+        sha256: None,
+        autov2: None,
+        autov3: None,
+        hash_error: None,
+    };
+    // AutoV3 is defined for safetensors LoRAs (it skips their header).
+    let data_offset = match (out.probe.kind, out.probe.format) {
+        (super::Kind::Lora, super::Format::Safetensors) => out.probe.data_offset,
+        _ => None,
+    };
+    match hash_file(&f.path, data_offset, on_bytes) {
+        Ok(h) => {
+            out.autov2 = Some(h.autov2());
+            out.autov3 = h.autov3();
+            out.sha256 = Some(h.sha256);
+        }
+        Err(e) => out.hash_error = Some(format!("cannot read the file: {e}")),
+    }
+    out
+}
+
+/// A stored path not seen in this walk is gone when it lies under a walked
+/// folder, or anywhere else and no longer exists.
+fn is_gone(path: &str, dirs: &[ModelDir]) -> bool {
+    let p = Path::new(path);
+    dirs.iter().any(|d| p.starts_with(&d.path)) || !p.exists()
+}

@@ -228,11 +228,17 @@ mod tests {
         for b in Base::ALL {
             assert_eq!(b.as_str().parse::<Base>().unwrap(), *b);
         }
-        assert_eq!("unet".parse::<Category>().unwrap(), Category::DiffusionModels);
+        assert_eq!(
+            "unet".parse::<Category>().unwrap(),
+            Category::DiffusionModels
+        );
         assert_eq!("clip".parse::<Category>().unwrap(), Category::TextEncoders);
         assert_eq!("SD-1-5".parse::<Base>().unwrap(), Base::Sd15);
         assert!("sd_9".parse::<Base>().unwrap_err().contains("sd_1_5"));
-        assert_eq!(serde_json::to_string(&Kind::DiffusionModel).unwrap(), "\"diffusion_model\"");
+        assert_eq!(
+            serde_json::to_string(&Kind::DiffusionModel).unwrap(),
+            "\"diffusion_model\""
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Status> {
 }
 
 fn not_yet(what: &str) -> anyhow::Result<Status> {
-    Err(GenError::failed(format!("{what} is not yet available in this version of gen"))
-        .with_hint("`gen index` and `gen models` work today")
-        .into())
+    Err(GenError::failed(format!(
+        "{what} is not yet available in this version of gen"
+    ))
+    .with_hint("`gen index` and `gen models` work today")
+    .into())
 }

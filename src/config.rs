@@ -201,7 +201,7 @@ impl Settings {
             timeout_secs: file.civitai.timeout_secs.unwrap_or(30),
             cache_ttl_hours: file.civitai.cache_ttl_hours.unwrap_or(24),
         };
-        if !(civitai.requests_per_second > 0.0) {
+        if civitai.requests_per_second.is_nan() || civitai.requests_per_second <= 0.0 {
             return Err(GenError::usage(format!(
                 "civitai.requests_per_second in {} must be above 0",
                 config_path.display()

@@ -130,7 +130,7 @@ pub fn index(
     store.set_active(&reactivate, true)?;
 
     // Big files first: the last thread to finish is then a small file.
-    todo.sort_by(|a, b| b.stat.size.cmp(&a.stat.size));
+    todo.sort_by_key(|f| std::cmp::Reverse(f.stat.size));
     let total: u64 = todo.iter().map(|f| f.stat.size).sum();
     progress.start(todo.len() as u64, total);
     let hashed_bytes = AtomicU64::new(0);

@@ -8,4 +8,5 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod output;
+pub mod select;
 pub mod ui;

@@ -2,3 +2,4 @@
 //! serve it best, and the plan that says why (DESIGN §4).
 
 pub mod analysis;
+pub mod score;

@@ -62,8 +62,14 @@ pub const MAX_AUTO_LORAS: usize = 3;
 /// A LoRA must share at least this much with the prompt to be added.
 const MIN_LORA_SCORE: f64 = 0.3;
 
-/// Style → tags that say it, and how each base family suits it.
-const STYLE_AFFINITY: &[(&str, &[&str], &[(Base, f64)])] = &[
+/// A style, the tags that say it, and how each base family suits it.
+type Affinity = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(Base, f64)],
+);
+
+const STYLE_AFFINITY: &[Affinity] = &[
     (
         "realistic",
         &[
@@ -287,7 +293,7 @@ fn lora_fit(l: &Candidate, a: &Analysis, reasons: &mut Vec<String>) -> f64 {
             reasons.push(format!("name has '{c}'"));
         }
     }
-    if tags.iter().any(|t| *t == a.style) {
+    if tags.contains(&a.style) {
         score += 0.2;
         reasons.push(format!("tagged with the style '{}'", a.style));
     }

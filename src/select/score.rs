@@ -356,13 +356,12 @@ pub fn with_trigger_words(prompt: &str, loras: &[ChosenLora]) -> String {
             .iter()
             .map(|w| w.trim())
             .find(|w| !w.is_empty())
+            && !out.to_lowercase().contains(&word.to_lowercase())
         {
-            if !out.to_lowercase().contains(&word.to_lowercase()) {
-                if !out.is_empty() {
-                    out.push_str(", ");
-                }
-                out.push_str(word);
+            if !out.is_empty() {
+                out.push_str(", ");
             }
+            out.push_str(word);
         }
     }
     out

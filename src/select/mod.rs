@@ -2,4 +2,5 @@
 //! serve it best, and the plan that says why (DESIGN §4).
 
 pub mod analysis;
+pub mod ollama;
 pub mod score;

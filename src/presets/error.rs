@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use crate::error::{GenError, Status};
 
+use super::required::MissingFile;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PresetError {
     /// A presets file that is not valid TOML or has a key we do not know.
@@ -45,6 +47,9 @@ pub enum PresetError {
     #[error("{model} has not been hashed yet, and presets are kept by SHA-256")]
     NotHashed { model: String },
 
+    #[error(transparent)]
+    Missing(#[from] MissingFile),
+
     #[error("presets database: {0}")]
     Db(#[from] rusqlite::Error),
 }
@@ -53,6 +58,7 @@ impl From<PresetError> for GenError {
     fn from(err: PresetError) -> GenError {
         let status = match &err {
             PresetError::Db(_) => Status::Failure,
+            PresetError::Missing(_) => Status::NothingFound,
             _ => Status::Usage,
         };
         let hint = match &err {
@@ -63,6 +69,7 @@ impl From<PresetError> for GenError {
                 Some("see `gen presets show MODEL` for the keys and values in use".to_string())
             }
             PresetError::NotHashed { .. } => Some("run `gen index` first".to_string()),
+            PresetError::Missing(m) => Some(m.hint()),
             _ => None,
         };
         let gen_error = GenError::new(status, err.to_string());

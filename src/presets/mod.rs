@@ -20,6 +20,8 @@
 
 mod error;
 pub mod names;
+pub mod required;
+pub mod resolve;
 pub mod table;
 mod validate;
 
@@ -31,6 +33,8 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Base;
 
 pub use error::PresetError;
+pub use required::{MissingFile, Need, NeedRole, check_required_files};
+pub use resolve::{ArchDefaults, Overrides, Resolved, Source, resolve};
 pub use table::PresetTable;
 
 /// A quality level. `speed` and `quality` are accepted for fast and high,

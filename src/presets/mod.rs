@@ -18,11 +18,13 @@
 //! Samplers and schedulers are ComfyUI's names ([`names`]); A1111's are
 //! understood where users and CivitAI write them.
 
+pub mod db;
 mod error;
 pub mod names;
 pub mod required;
 pub mod resolve;
 pub mod table;
+pub mod tune;
 mod validate;
 
 use std::fmt;
@@ -36,6 +38,7 @@ pub use error::PresetError;
 pub use required::{MissingFile, Need, NeedRole, check_required_files};
 pub use resolve::{ArchDefaults, Overrides, Resolved, Source, resolve};
 pub use table::PresetTable;
+pub use tune::{ExampleStats, tune};
 
 /// A quality level. `speed` and `quality` are accepted for fast and high,
 /// the names of the preset collection this grew from.

@@ -8,5 +8,6 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod output;
+pub mod presets;
 pub mod select;
 pub mod ui;

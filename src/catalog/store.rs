@@ -21,9 +21,16 @@ use super::{Base, CatalogEntry, Category, Format, Kind, Probe};
 use crate::error::GenError;
 
 /// Every schema change, in order. Append only: never edit a released entry.
-const MIGRATIONS: &[&str] = &[
-    // 1: the files.
-    "CREATE TABLE entries (
+/// Other rooms' tables live in the same file; their migrations are listed
+/// here so that one `user_version` counts them all.
+fn migrations() -> Vec<&'static str> {
+    let mut all = vec![ENTRIES];
+    all.extend_from_slice(crate::presets::db::MIGRATIONS);
+    all
+}
+
+/// 1: the files.
+const ENTRIES: &str = "CREATE TABLE entries (
         id          INTEGER PRIMARY KEY,
         path        TEXT NOT NULL UNIQUE,
         name        TEXT NOT NULL,
@@ -52,8 +59,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX entries_autov2 ON entries(autov2);
     CREATE INDEX entries_autov3 ON entries(autov3);
     CREATE INDEX entries_name ON entries(name COLLATE NOCASE);
-    CREATE INDEX entries_kind_base ON entries(kind, base);",
-];
+    CREATE INDEX entries_kind_base ON entries(kind, base);";
 
 /// The stat facts and identity of a stored file, for deciding what to re-read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,7 +317,7 @@ impl Store {
 /// Applies pending migrations. Two processes may open a new catalogue at
 /// once; SQLite then refuses one writer with BUSY, which is retried.
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+    let migrations = Migrations::new(migrations().into_iter().map(M::up).collect());
     let mut delay = Duration::from_millis(20);
     for attempt in 0.. {
         match migrations.to_latest(conn) {
@@ -493,7 +499,7 @@ mod tests {
             .conn()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v as usize, MIGRATIONS.len());
+        assert_eq!(v as usize, migrations().len());
     }
 
     #[test]

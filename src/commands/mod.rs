@@ -3,7 +3,9 @@
 
 pub mod index;
 pub mod models;
+pub mod presets;
 
+use crate::catalog::store::Store;
 use crate::cli::{Cli, Command};
 use crate::config::Settings;
 use crate::error::{GenError, Status};
@@ -20,7 +22,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Status> {
             Ok(Status::Success)
         }
         Some(Command::Generate(_)) | Some(Command::Explain(_)) | None => not_yet("generation"),
-        Some(Command::Presets(_)) => not_yet("presets"),
+        Some(Command::Presets(cmd)) => presets::run(&settings, cmd, printer),
         Some(Command::System) => not_yet("system"),
     }
 }
@@ -31,4 +33,17 @@ fn not_yet(what: &str) -> anyhow::Result<Status> {
     ))
     .with_hint("`gen index` and `gen models` work today")
     .into())
+}
+
+/// Opens the catalogue, which must already exist: reading commands must not
+/// create an empty one silently.
+pub fn open_catalogue(settings: &Settings) -> anyhow::Result<Store> {
+    if !settings.db.exists() {
+        return Err(
+            GenError::nothing(format!("no catalogue at {}", settings.db.display()))
+                .with_hint("run `gen index` first")
+                .into(),
+        );
+    }
+    Store::open(&settings.db)
 }

@@ -2,7 +2,7 @@
 
 use indicatif::HumanBytes;
 
-use crate::catalog::store::{ListFilter, Store};
+use crate::catalog::store::ListFilter;
 use crate::catalog::{Base, CatalogEntry, Kind};
 use crate::cli::ModelsCommand;
 use crate::config::Settings;
@@ -23,7 +23,7 @@ pub fn run(settings: &Settings, cmd: ModelsCommand, printer: &Printer) -> anyhow
                     .map_err(GenError::usage)?,
                 include_inactive: all,
             };
-            let store = open_existing(settings)?;
+            let store = super::open_catalogue(settings)?;
             let entries = store.list(&filter)?;
             if printer.json {
                 printer.out_json(&entries)?;
@@ -33,7 +33,7 @@ pub fn run(settings: &Settings, cmd: ModelsCommand, printer: &Printer) -> anyhow
             Ok(Status::Success)
         }
         ModelsCommand::Show { model } => {
-            let store = open_existing(settings)?;
+            let store = super::open_catalogue(settings)?;
             let Some(entry) = store.find(&model)? else {
                 return Err(GenError::nothing(format!("no catalogued model matches '{model}'"))
                     .with_hint("`gen models list` shows what is catalogued; `gen index` adds new files")
@@ -47,19 +47,6 @@ pub fn run(settings: &Settings, cmd: ModelsCommand, printer: &Printer) -> anyhow
             Ok(Status::Success)
         }
     }
-}
-
-/// Opens the catalogue, which must already exist: listing must not create
-/// an empty one silently.
-fn open_existing(settings: &Settings) -> anyhow::Result<Store> {
-    if !settings.db.exists() {
-        return Err(
-            GenError::nothing(format!("no catalogue at {}", settings.db.display()))
-                .with_hint("run `gen index` first")
-                .into(),
-        );
-    }
-    Store::open(&settings.db)
 }
 
 fn print_table(printer: &Printer, entries: &[CatalogEntry]) {

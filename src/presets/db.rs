@@ -82,7 +82,7 @@ pub fn populate(
     stats: &dyn Fn(&CatalogEntry) -> Option<ExampleStats>,
     opts: PopulateOptions,
 ) -> Result<PopulateReport, PresetError> {
-    let tx = conn.unchecked_transaction()?;
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
     let mut report = PopulateReport::default();
     let mut seen = std::collections::HashSet::new();
     for entry in entries
@@ -242,7 +242,7 @@ pub fn set(
         ),
     };
     let preset = apply(&current, assignments)?;
-    let tx = conn.unchecked_transaction()?;
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
     write_row(&tx, &sha, &preset, &origin, true, now)?;
     tx.execute(
         "UPDATE model_presets SET edited = 1 WHERE model_sha256 = ?1 AND level = ?2",
@@ -266,7 +266,7 @@ pub fn reset(
     let tuned = tune(table, model, stats).ok_or_else(|| PresetError::UnknownBase {
         model: model.name.clone(),
     })?;
-    let tx = conn.unchecked_transaction()?;
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
     let mut written = 0;
     for preset in tuned
         .presets

@@ -96,7 +96,7 @@ fn progress_and_summaries_stay_off_stdout() {
 #[test]
 fn unfinished_commands_say_so_with_exit_1() {
     let env = Env::new();
-    let out = env.run(&["presets", "list"]);
+    let out = env.run(&["explain", "a cat"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not yet available"));
 }

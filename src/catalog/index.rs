@@ -208,6 +208,38 @@ fn write_batches(
     }
 }
 
+/// Probes and hashes a file that is not (yet) in the catalogue, as
+/// `--model PATH` needs: the entry has id 0. Fails only when the file
+/// cannot be found or statted.
+pub fn read_path(path: &Path, category: super::Category) -> anyhow::Result<super::CatalogEntry> {
+    use anyhow::Context;
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let found = FoundFile { path, category, stat: super::scan::FileStat::of(&meta) };
+    let f = read_file(&found, &|_| {});
+    Ok(super::CatalogEntry {
+        id: 0,
+        name: f.name,
+        path: f.path,
+        category: f.category,
+        kind: f.probe.kind,
+        base: f.probe.base,
+        sha256: f.sha256,
+        autov2: f.autov2,
+        autov3: f.autov3,
+        size: f.stat.size,
+        format: f.probe.format,
+        precision: f.probe.precision,
+        params: f.probe.params,
+        prediction: f.probe.prediction,
+        active: true,
+        error: f.probe.error.or(f.hash_error),
+        reasons: f.probe.reasons,
+        metadata: f.probe.metadata,
+        indexed_at: 0,
+    })
+}
+
 /// Probes then hashes one file. Never fails: problems are recorded in the result.
 fn read_file(f: &FoundFile, on_bytes: &dyn Fn(u64)) -> IndexedFile {
     let probe = probe_file(&f.path, f.category);

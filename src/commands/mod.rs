@@ -1,6 +1,7 @@
 //! One file per command, each returning an exit status; `run` is the
 //! dispatcher.
 
+pub mod generate;
 pub mod index;
 pub mod models;
 pub mod presets;
@@ -21,7 +22,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Status> {
             clap_complete::generate(shell, &mut cmd, "gen", &mut std::io::stdout());
             Ok(Status::Success)
         }
-        Some(Command::Generate(_)) | Some(Command::Explain(_)) | None => not_yet("generation"),
+        Some(Command::Generate(args)) => generate::run(&settings, &args, false, printer),
+        Some(Command::Explain(args)) => generate::run(&settings, &args, true, printer),
+        None => generate::run(&settings, &cli.generate, false, printer),
         Some(Command::Presets(cmd)) => presets::run(&settings, cmd, printer),
         Some(Command::System) => not_yet("system"),
     }

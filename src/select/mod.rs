@@ -3,4 +3,5 @@
 
 pub mod analysis;
 pub mod ollama;
+pub mod plan;
 pub mod score;

@@ -1,0 +1,241 @@
+//! `gen PROMPT`, `gen generate`, `gen explain` and `--dry-run`: read the
+//! prompts, look up what the user named, analyse, plan, and (when rendering
+//! lands) render. Everything is checked before any weight file is opened.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::catalog::index::read_path;
+use crate::catalog::store::{ListFilter, Store};
+use crate::catalog::{CatalogEntry, Category};
+use crate::cli::GenerateArgs;
+use crate::config::Settings;
+use crate::error::{GenError, Status};
+use crate::presets::db;
+use crate::presets::resolve::Overrides;
+use crate::presets::{Level, PresetTable};
+use crate::select::analysis::{Analysis, analyse};
+use crate::select::plan::{self, Catalogue, Plan, Request, SeedSource};
+use crate::select::ollama;
+use crate::ui::Printer;
+
+pub fn run(settings: &Settings, args: &GenerateArgs, explain: bool, printer: &Printer) -> anyhow::Result<Status> {
+    validate_args(args)?;
+    let prompts = prompts(args)?;
+    let store = open_for_choosing(settings)?;
+    let table = PresetTable::load().map_err(GenError::from)?;
+    let catalogue = Catalogue { entries: store.list(&ListFilter::default())?, known: Default::default() };
+    let model = args.model.as_deref().map(|q| lookup(&store, q, Category::Checkpoints, "--model")).transpose()?;
+    let vae = args.vae.as_deref().map(|q| lookup(&store, q, Category::Vae, "--vae")).transpose()?;
+    let loras = args
+        .lora
+        .iter()
+        .map(|spec| {
+            let (query, weight) = split_weight(spec)?;
+            Ok((lookup(&store, query, Category::Loras, "--lora")?, weight))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let rows = |e: &CatalogEntry, level: Level| {
+        e.sha256.as_deref().and_then(|sha| db::get(store.conn(), sha, level).ok().flatten()).map(|r| r.preset)
+    };
+
+    for prompt in prompts {
+        let analysis = analysis_for(settings, &prompt, args.style.as_deref(), printer);
+        let (seed, seed_source) = match args.seed {
+            Some(s) => (s, SeedSource::CommandLine),
+            None => (draw_seed(), SeedSource::Drawn),
+        };
+        let req = Request {
+            prompt,
+            negative: args.negative.clone(),
+            level: args.quality.map(Level::from).unwrap_or(Level::Balanced),
+            seed,
+            seed_source,
+            num_images: args.num_images.unwrap_or(1),
+            overrides: Overrides {
+                steps: args.steps,
+                cfg_scale: args.cfg,
+                sampler: args.sampler.clone(),
+                scheduler: args.scheduler.clone(),
+                width: args.width,
+                height: args.height,
+                clip_skip: args.clip_skip,
+            },
+            model: model.clone(),
+            loras: loras.clone(),
+            no_auto_lora: args.no_auto_lora,
+            vae: vae.clone(),
+        };
+        let plan = plan::build(&req, analysis, &catalogue, &table, &rows, &|_| Ok(()))?;
+        for w in &plan.warnings {
+            printer.warn(w);
+        }
+        if explain || args.dry_run {
+            if printer.json {
+                printer.out(serde_json::to_string(&plan)?);
+            } else {
+                print_plan(printer, &plan);
+            }
+        } else {
+            return Err(GenError::failed("rendering is not yet available in this version of gen")
+                .with_hint("`gen explain PROMPT` (or --dry-run) shows the plan")
+                .into());
+        }
+    }
+    Ok(Status::Success)
+}
+
+fn validate_args(args: &GenerateArgs) -> anyhow::Result<()> {
+    for (flag, v) in [("--width", args.width), ("--height", args.height)] {
+        if let Some(v) = v
+            && (v < 64 || v % 8 != 0 || v > 4096)
+        {
+            return Err(GenError::usage(format!("{flag} {v}: must be a multiple of 8 from 64 to 4096")).into());
+        }
+    }
+    if args.num_images == Some(0) {
+        return Err(GenError::usage("--num-images must be at least 1").into());
+    }
+    Ok(())
+}
+
+/// The prompt from the arguments, or one per line from stdin when it is `-`
+/// or absent and stdin is not a terminal.
+fn prompts(args: &GenerateArgs) -> anyhow::Result<Vec<String>> {
+    let from_stdin = match args.prompt.as_deref() {
+        Some("-") => true,
+        Some(p) => return Ok(vec![p.to_string()]),
+        None => !std::io::stdin().is_terminal(),
+    };
+    if !from_stdin {
+        return Err(GenError::usage("no prompt given").with_hint("gen \"a sunset over the sea\"").into());
+    }
+    let mut out = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| GenError::usage(format!("cannot read prompts from stdin: {e}")))?;
+        if !line.trim().is_empty() {
+            out.push(line.trim().to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(GenError::usage("stdin held no prompt").into());
+    }
+    Ok(out)
+}
+
+fn open_for_choosing(settings: &Settings) -> anyhow::Result<Store> {
+    if !settings.db.exists() {
+        return Err(GenError::nothing("no models indexed yet")
+            .with_hint("run `gen index --comfyui DIR` (or --models DIR) first")
+            .into());
+    }
+    Store::open(&settings.db)
+}
+
+/// `NAME|HASH|PATH[:WEIGHT]` → (query, weight). A Windows drive letter or a
+/// path's colon is kept: only a trailing number after the last colon is a weight.
+fn split_weight(spec: &str) -> anyhow::Result<(&str, Option<f64>)> {
+    if let Some((q, w)) = spec.rsplit_once(':')
+        && let Ok(weight) = w.trim().parse::<f64>()
+    {
+        if !(-5.0..=5.0).contains(&weight) {
+            return Err(GenError::usage(format!("--lora {spec}: a weight of {weight} is outside -5..5")).into());
+        }
+        return Ok((q, Some(weight)));
+    }
+    Ok((spec, None))
+}
+
+/// A catalogue entry by id, name, hash or path; a file path not yet in the
+/// catalogue is probed and hashed on the spot.
+fn lookup(store: &Store, query: &str, category: Category, flag: &str) -> anyhow::Result<CatalogEntry> {
+    if let Some(e) = store.find(query)? {
+        return Ok(e);
+    }
+    let path = Path::new(query);
+    if path.is_file() {
+        let entry = read_path(path, category)?;
+        if let Some(err) = &entry.error {
+            return Err(GenError::usage(format!("{flag} {query}: {err}")).into());
+        }
+        return Ok(entry);
+    }
+    Err(GenError::nothing(format!("{flag} {query}: no catalogued file or path matches"))
+        .with_hint("`gen models list` shows the catalogue; a path must point at a file")
+        .into())
+}
+
+fn analysis_for(settings: &Settings, prompt: &str, style: Option<&str>, printer: &Printer) -> Analysis {
+    if let (Some(url), false) = (&settings.ollama_url, settings.offline) {
+        let model = settings.ollama_model.as_deref().unwrap_or(ollama::DEFAULT_MODEL);
+        match ollama::analyse(url, model, prompt, style, ollama_timeout()) {
+            Ok(a) => return a,
+            Err(e) => printer.warn(format!("{e}; analysing the prompt by keywords instead")),
+        }
+    }
+    analyse(prompt, style)
+}
+
+fn ollama_timeout() -> Duration {
+    std::env::var("GEN_OLLAMA_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| *v > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(ollama::DEFAULT_TIMEOUT)
+}
+
+/// A fresh seed in A1111's and ComfyUI's usual 32-bit range.
+fn draw_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish() & 0xFFFF_FFFF
+}
+
+fn print_plan(printer: &Printer, plan: &Plan) {
+    let out = |k: &str, v: String| printer.out(format!("{k:<12}{v}"));
+    out("prompt", plan.final_prompt.clone());
+    out("negative", if plan.negative_prompt.is_empty() { "-".into() } else { plan.negative_prompt.clone() });
+    let a = &plan.analysis;
+    out(
+        "analysis",
+        format!(
+            "style {}{}, content {}, by {:?}; concepts: {}",
+            a.style,
+            if a.style_given { " (--style)" } else { "" },
+            a.content,
+            a.source,
+            a.concepts.join(", ")
+        )
+        .to_lowercase(),
+    );
+    let c = &plan.checkpoint;
+    out("checkpoint", format!("{} [{}] score {:.2} ({})", c.name, c.base, c.score, plan.checkpoint_chosen_by));
+    for r in &c.reasons {
+        out("", format!("  {r}"));
+    }
+    for r in &plan.runners_up {
+        out("runner-up", format!("{} [{}] score {:.2}", r.name, r.base, r.score));
+    }
+    for n in &plan.not_usable {
+        out("not usable", format!("{}: {}", n.scored.name, n.why));
+    }
+    for l in &plan.loras {
+        let s = &l.lora.scored;
+        out("lora", format!("{} x{} score {:.2} ({}): {}", s.name, l.lora.weight, s.score, l.chosen_by, s.reasons.join("; ")));
+    }
+    if let Some(v) = &plan.vae {
+        out("vae", format!("{}: {}", v.name, v.reason));
+    }
+    for e in plan.embeddings.iter().chain(&plan.required_files) {
+        out(&e.role, format!("{} ({})", e.name, e.reason));
+    }
+    out("level", plan.level.to_string());
+    for p in &plan.parameters {
+        let source = serde_json::to_value(p.source).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        out("", format!("{} = {} [{}]", p.name, p.value, source.replace('_', " ")));
+    }
+    out("seed", format!("{} ({})", plan.seed, if plan.seed_source == SeedSource::Drawn { "drawn" } else { "--seed" }));
+}

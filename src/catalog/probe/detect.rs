@@ -46,7 +46,7 @@ const TE_PREFIXES: &[&str] = &[
 
 /// A UNet family told by its cross-attention context width and, for SDXL,
 /// the input width of its label (ADM) embedding.
-pub(super) fn unet_family(keys: &Keys, prefix: &str, adm_key: &str) -> (Base, Vec<String>) {
+fn unet_family(keys: &Keys, prefix: &str, adm_key: &str) -> (Base, Vec<String>) {
     let context = keys
         .first(prefix, "attn2.to_k.weight")
         .and_then(|(_, s)| s.get(1).copied());

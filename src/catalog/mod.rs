@@ -6,6 +6,7 @@
 //! SHA-256/AutoV2/AutoV3, and `store` keeps it all in SQLite. `index` ties
 //! them together. Only the plain types below cross into other rooms.
 
+pub mod gguf;
 pub mod hash;
 pub mod index;
 pub mod probe;
@@ -13,6 +14,8 @@ pub mod roots;
 pub mod safetensors;
 pub mod scan;
 pub mod store;
+#[doc(hidden)]
+pub mod testkit;
 
 use std::fmt;
 use std::str::FromStr;

@@ -213,9 +213,14 @@ fn write_batches(
 /// cannot be found or statted.
 pub fn read_path(path: &Path, category: super::Category) -> anyhow::Result<super::CatalogEntry> {
     use anyhow::Context;
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let found = FoundFile { path, category, stat: super::scan::FileStat::of(&meta) };
+    let found = FoundFile {
+        path,
+        category,
+        stat: super::scan::FileStat::of(&meta),
+    };
     let f = read_file(&found, &|_| {});
     Ok(super::CatalogEntry {
         id: 0,

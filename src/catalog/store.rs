@@ -122,21 +122,32 @@ impl Store {
         }
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the catalogue {}", path.display()))?;
-        Self::setup(conn).with_context(|| format!("cannot use the catalogue {}", path.display()))
+        Self::setup(conn, Some(path))
+            .with_context(|| format!("cannot use the catalogue {}", path.display()))
     }
 
     /// An in-memory catalogue, for tests.
     pub fn in_memory() -> anyhow::Result<Store> {
-        Self::setup(Connection::open_in_memory()?)
+        Self::setup(Connection::open_in_memory()?, None)
     }
 
-    fn setup(mut conn: Connection) -> anyhow::Result<Store> {
+    fn setup(mut conn: Connection, path: Option<&Path>) -> anyhow::Result<Store> {
         conn.busy_timeout(Duration::from_secs(60))?;
         // WAL lets readers go on while one process writes; NORMAL sync is
         // safe under WAL (a power cut may lose the last commit, never corrupt).
         let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
-        migrate(&mut conn)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if (version as usize) < migrations().len() {
+            // Two processes opening a new or old catalogue at once would both
+            // read the old version and both migrate; a lock file beside the
+            // catalogue makes the second wait and then find nothing to do.
+            let _lock = match path {
+                Some(p) => Some(lock_beside(p)?),
+                None => None,
+            };
+            migrate(&mut conn)?;
+        }
         Ok(Store { conn })
     }
 
@@ -312,6 +323,21 @@ impl Store {
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
+}
+
+/// An exclusive lock on `<catalogue>.lock`, released when dropped.
+fn lock_beside(db: &Path) -> anyhow::Result<std::fs::File> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .with_context(|| format!("cannot create {}", Path::new(&name).display()))?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", Path::new(&name).display()))?;
+    Ok(file)
 }
 
 /// Applies pending migrations. Two processes may open a new catalogue at

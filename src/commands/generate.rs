@@ -16,18 +16,34 @@ use crate::presets::db;
 use crate::presets::resolve::Overrides;
 use crate::presets::{Level, PresetTable};
 use crate::select::analysis::{Analysis, analyse};
-use crate::select::plan::{self, Catalogue, Plan, Request, SeedSource};
 use crate::select::ollama;
+use crate::select::plan::{self, Catalogue, Plan, Request, SeedSource};
 use crate::ui::Printer;
 
-pub fn run(settings: &Settings, args: &GenerateArgs, explain: bool, printer: &Printer) -> anyhow::Result<Status> {
+pub fn run(
+    settings: &Settings,
+    args: &GenerateArgs,
+    explain: bool,
+    printer: &Printer,
+) -> anyhow::Result<Status> {
     validate_args(args)?;
     let prompts = prompts(args)?;
     let store = open_for_choosing(settings)?;
     let table = PresetTable::load().map_err(GenError::from)?;
-    let catalogue = Catalogue { entries: store.list(&ListFilter::default())?, known: Default::default() };
-    let model = args.model.as_deref().map(|q| lookup(&store, q, Category::Checkpoints, "--model")).transpose()?;
-    let vae = args.vae.as_deref().map(|q| lookup(&store, q, Category::Vae, "--vae")).transpose()?;
+    let catalogue = Catalogue {
+        entries: store.list(&ListFilter::default())?,
+        known: Default::default(),
+    };
+    let model = args
+        .model
+        .as_deref()
+        .map(|q| lookup(&store, q, Category::Checkpoints, "--model"))
+        .transpose()?;
+    let vae = args
+        .vae
+        .as_deref()
+        .map(|q| lookup(&store, q, Category::Vae, "--vae"))
+        .transpose()?;
     let loras = args
         .lora
         .iter()
@@ -37,7 +53,10 @@ pub fn run(settings: &Settings, args: &GenerateArgs, explain: bool, printer: &Pr
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let rows = |e: &CatalogEntry, level: Level| {
-        e.sha256.as_deref().and_then(|sha| db::get(store.conn(), sha, level).ok().flatten()).map(|r| r.preset)
+        e.sha256
+            .as_deref()
+            .and_then(|sha| db::get(store.conn(), sha, level).ok().flatten())
+            .map(|r| r.preset)
     };
 
     for prompt in prompts {
@@ -78,9 +97,11 @@ pub fn run(settings: &Settings, args: &GenerateArgs, explain: bool, printer: &Pr
                 print_plan(printer, &plan);
             }
         } else {
-            return Err(GenError::failed("rendering is not yet available in this version of gen")
-                .with_hint("`gen explain PROMPT` (or --dry-run) shows the plan")
-                .into());
+            return Err(
+                GenError::failed("rendering is not yet available in this version of gen")
+                    .with_hint("`gen explain PROMPT` (or --dry-run) shows the plan")
+                    .into(),
+            );
         }
     }
     Ok(Status::Success)
@@ -91,7 +112,10 @@ fn validate_args(args: &GenerateArgs) -> anyhow::Result<()> {
         if let Some(v) = v
             && (v < 64 || v % 8 != 0 || v > 4096)
         {
-            return Err(GenError::usage(format!("{flag} {v}: must be a multiple of 8 from 64 to 4096")).into());
+            return Err(GenError::usage(format!(
+                "{flag} {v}: must be a multiple of 8 from 64 to 4096"
+            ))
+            .into());
         }
     }
     if args.num_images == Some(0) {
@@ -109,11 +133,14 @@ fn prompts(args: &GenerateArgs) -> anyhow::Result<Vec<String>> {
         None => !std::io::stdin().is_terminal(),
     };
     if !from_stdin {
-        return Err(GenError::usage("no prompt given").with_hint("gen \"a sunset over the sea\"").into());
+        return Err(GenError::usage("no prompt given")
+            .with_hint("gen \"a sunset over the sea\"")
+            .into());
     }
     let mut out = Vec::new();
     for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| GenError::usage(format!("cannot read prompts from stdin: {e}")))?;
+        let line =
+            line.map_err(|e| GenError::usage(format!("cannot read prompts from stdin: {e}")))?;
         if !line.trim().is_empty() {
             out.push(line.trim().to_string());
         }
@@ -140,7 +167,10 @@ fn split_weight(spec: &str) -> anyhow::Result<(&str, Option<f64>)> {
         && let Ok(weight) = w.trim().parse::<f64>()
     {
         if !(-5.0..=5.0).contains(&weight) {
-            return Err(GenError::usage(format!("--lora {spec}: a weight of {weight} is outside -5..5")).into());
+            return Err(GenError::usage(format!(
+                "--lora {spec}: a weight of {weight} is outside -5..5"
+            ))
+            .into());
         }
         return Ok((q, Some(weight)));
     }
@@ -149,7 +179,12 @@ fn split_weight(spec: &str) -> anyhow::Result<(&str, Option<f64>)> {
 
 /// A catalogue entry by id, name, hash or path; a file path not yet in the
 /// catalogue is probed and hashed on the spot.
-fn lookup(store: &Store, query: &str, category: Category, flag: &str) -> anyhow::Result<CatalogEntry> {
+fn lookup(
+    store: &Store,
+    query: &str,
+    category: Category,
+    flag: &str,
+) -> anyhow::Result<CatalogEntry> {
     if let Some(e) = store.find(query)? {
         return Ok(e);
     }
@@ -161,14 +196,24 @@ fn lookup(store: &Store, query: &str, category: Category, flag: &str) -> anyhow:
         }
         return Ok(entry);
     }
-    Err(GenError::nothing(format!("{flag} {query}: no catalogued file or path matches"))
-        .with_hint("`gen models list` shows the catalogue; a path must point at a file")
-        .into())
+    Err(GenError::nothing(format!(
+        "{flag} {query}: no catalogued file or path matches"
+    ))
+    .with_hint("`gen models list` shows the catalogue; a path must point at a file")
+    .into())
 }
 
-fn analysis_for(settings: &Settings, prompt: &str, style: Option<&str>, printer: &Printer) -> Analysis {
+fn analysis_for(
+    settings: &Settings,
+    prompt: &str,
+    style: Option<&str>,
+    printer: &Printer,
+) -> Analysis {
     if let (Some(url), false) = (&settings.ollama_url, settings.offline) {
-        let model = settings.ollama_model.as_deref().unwrap_or(ollama::DEFAULT_MODEL);
+        let model = settings
+            .ollama_model
+            .as_deref()
+            .unwrap_or(ollama::DEFAULT_MODEL);
         match ollama::analyse(url, model, prompt, style, ollama_timeout()) {
             Ok(a) => return a,
             Err(e) => printer.warn(format!("{e}; analysing the prompt by keywords instead")),
@@ -190,14 +235,26 @@ fn ollama_timeout() -> Duration {
 fn draw_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
     h.finish() & 0xFFFF_FFFF
 }
 
 fn print_plan(printer: &Printer, plan: &Plan) {
     let out = |k: &str, v: String| printer.out(format!("{k:<12}{v}"));
     out("prompt", plan.final_prompt.clone());
-    out("negative", if plan.negative_prompt.is_empty() { "-".into() } else { plan.negative_prompt.clone() });
+    out(
+        "negative",
+        if plan.negative_prompt.is_empty() {
+            "-".into()
+        } else {
+            plan.negative_prompt.clone()
+        },
+    );
     let a = &plan.analysis;
     out(
         "analysis",
@@ -212,19 +269,38 @@ fn print_plan(printer: &Printer, plan: &Plan) {
         .to_lowercase(),
     );
     let c = &plan.checkpoint;
-    out("checkpoint", format!("{} [{}] score {:.2} ({})", c.name, c.base, c.score, plan.checkpoint_chosen_by));
+    out(
+        "checkpoint",
+        format!(
+            "{} [{}] score {:.2} ({})",
+            c.name, c.base, c.score, plan.checkpoint_chosen_by
+        ),
+    );
     for r in &c.reasons {
         out("", format!("  {r}"));
     }
     for r in &plan.runners_up {
-        out("runner-up", format!("{} [{}] score {:.2}", r.name, r.base, r.score));
+        out(
+            "runner-up",
+            format!("{} [{}] score {:.2}", r.name, r.base, r.score),
+        );
     }
     for n in &plan.not_usable {
         out("not usable", format!("{}: {}", n.scored.name, n.why));
     }
     for l in &plan.loras {
         let s = &l.lora.scored;
-        out("lora", format!("{} x{} score {:.2} ({}): {}", s.name, l.lora.weight, s.score, l.chosen_by, s.reasons.join("; ")));
+        out(
+            "lora",
+            format!(
+                "{} x{} score {:.2} ({}): {}",
+                s.name,
+                l.lora.weight,
+                s.score,
+                l.chosen_by,
+                s.reasons.join("; ")
+            ),
+        );
     }
     if let Some(v) = &plan.vae {
         out("vae", format!("{}: {}", v.name, v.reason));
@@ -234,8 +310,25 @@ fn print_plan(printer: &Printer, plan: &Plan) {
     }
     out("level", plan.level.to_string());
     for p in &plan.parameters {
-        let source = serde_json::to_value(p.source).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        out("", format!("{} = {} [{}]", p.name, p.value, source.replace('_', " ")));
+        let source = serde_json::to_value(p.source)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out(
+            "",
+            format!("{} = {} [{}]", p.name, p.value, source.replace('_', " ")),
+        );
     }
-    out("seed", format!("{} ({})", plan.seed, if plan.seed_source == SeedSource::Drawn { "drawn" } else { "--seed" }));
+    out(
+        "seed",
+        format!(
+            "{} ({})",
+            plan.seed,
+            if plan.seed_source == SeedSource::Drawn {
+                "drawn"
+            } else {
+                "--seed"
+            }
+        ),
+    );
 }

@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use super::analysis::Analysis;
 use super::score::{
-    Candidate, ChosenLora, Facts, MAX_AUTO_LORAS, Scored, choose_loras, compatible, rank_checkpoints,
-    with_trigger_words,
+    Candidate, ChosenLora, Facts, MAX_AUTO_LORAS, Scored, choose_loras, compatible,
+    rank_checkpoints, with_trigger_words,
 };
 use crate::catalog::{Base, CatalogEntry, Kind};
 use crate::error::GenError;
@@ -54,7 +54,11 @@ impl Catalogue {
             Some(b) if e.base == Base::Unknown || b.family() == e.base.family() => b,
             _ => e.base,
         };
-        Candidate { entry: e.clone(), base, facts: known.map(|k| k.facts.clone()).unwrap_or_default() }
+        Candidate {
+            entry: e.clone(),
+            base,
+            facts: known.map(|k| k.facts.clone()).unwrap_or_default(),
+        }
     }
 
     fn of_kind(&self, kinds: &[Kind]) -> Vec<Candidate> {
@@ -151,19 +155,28 @@ pub fn build(
     usable: &dyn Fn(&Candidate) -> Result<(), String>,
 ) -> Result<Plan, GenError> {
     let mut warnings = Vec::new();
-    let (checkpoint, chosen_by, runners_up, not_usable) = choose_checkpoint(req, &analysis, cat, usable)?;
+    let (checkpoint, chosen_by, runners_up, not_usable) =
+        choose_checkpoint(req, &analysis, cat, usable)?;
     let ckpt = cat.candidate(&checkpoint_entry(cat, req, checkpoint.id));
 
     let mut loras = Vec::new();
     for (entry, weight) in &req.loras {
         let l = cat.candidate(entry);
         if l.entry.kind != Kind::Lora {
-            return Err(GenError::usage(format!("--lora {}: it is a {}, not a LoRA", l.entry.name, l.entry.kind)));
+            return Err(GenError::usage(format!(
+                "--lora {}: it is a {}, not a LoRA",
+                l.entry.name, l.entry.kind
+            )));
         }
         compatible(l.base, ckpt.base).map_err(|why| {
-            GenError::usage(format!("--lora {} cannot be used with {}: {why}", l.entry.name, ckpt.entry.name))
+            GenError::usage(format!(
+                "--lora {} cannot be used with {}: {why}",
+                l.entry.name, ckpt.entry.name
+            ))
         })?;
-        let weight = weight.or(l.facts.preferred_weight).unwrap_or(super::score::DEFAULT_LORA_WEIGHT);
+        let weight = weight
+            .or(l.facts.preferred_weight)
+            .unwrap_or(super::score::DEFAULT_LORA_WEIGHT);
         let scored = Scored {
             id: l.entry.id,
             name: l.entry.name.clone(),
@@ -173,7 +186,11 @@ pub fn build(
             reasons: vec!["asked for with --lora".into()],
         };
         loras.push(PlannedLora {
-            lora: ChosenLora { scored, weight, trigger_words: l.facts.trained_words.clone() },
+            lora: ChosenLora {
+                scored,
+                weight,
+                trigger_words: l.facts.trained_words.clone(),
+            },
             chosen_by: "command_line",
         });
     }
@@ -184,7 +201,10 @@ pub fn build(
             .filter(|c| !loras.iter().any(|l| l.lora.scored.id == c.entry.id))
             .collect();
         for lora in choose_loras(ckpt.base, &pool, &analysis, MAX_AUTO_LORAS - loras.len()) {
-            loras.push(PlannedLora { lora, chosen_by: "auto" });
+            loras.push(PlannedLora {
+                lora,
+                chosen_by: "auto",
+            });
         }
     }
     let chosen: Vec<ChosenLora> = loras.iter().map(|l| l.lora.clone()).collect();
@@ -192,7 +212,13 @@ pub fn build(
 
     let base_preset = table.get(ckpt.base, req.level);
     let row = rows(&ckpt.entry, req.level);
-    let resolved = resolve(&req.overrides, row.as_ref(), base_preset, &ArchDefaults::default()).map_err(GenError::from)?;
+    let resolved = resolve(
+        &req.overrides,
+        row.as_ref(),
+        base_preset,
+        &ArchDefaults::default(),
+    )
+    .map_err(GenError::from)?;
     let mut preset = resolved.preset.clone();
     let required = required_files(&mut preset, &ckpt.entry, cat, &mut warnings)?;
 
@@ -229,7 +255,12 @@ pub fn build(
 fn checkpoint_entry(cat: &Catalogue, req: &Request, id: i64) -> CatalogEntry {
     match &req.model {
         Some(m) if m.id == id => m.clone(),
-        _ => cat.entries.iter().find(|e| e.id == id).cloned().expect("the chosen checkpoint comes from the catalogue"),
+        _ => cat
+            .entries
+            .iter()
+            .find(|e| e.id == id)
+            .cloned()
+            .expect("the chosen checkpoint comes from the catalogue"),
     }
 }
 
@@ -246,18 +277,26 @@ fn choose_checkpoint(
             return Err("its base model is unknown".into());
         }
         if !renderable(c.base) {
-            return Err(format!("{} models cannot be rendered by this version of gen", c.base));
+            return Err(format!(
+                "{} models cannot be rendered by this version of gen",
+                c.base
+            ));
         }
         usable(c)
     };
     let level = req.level.as_str();
     if let Some(m) = &req.model {
         if !matches!(m.kind, Kind::Checkpoint | Kind::DiffusionModel) {
-            return Err(GenError::usage(format!("--model {}: it is a {}, not a checkpoint", m.name, m.kind)));
+            return Err(GenError::usage(format!(
+                "--model {}: it is a {}, not a checkpoint",
+                m.name, m.kind
+            )));
         }
         let c = cat.candidate(m);
-        check(&c).map_err(|why| GenError::usage(format!("--model {} cannot be used: {why}", m.name)))?;
-        let (mut ranked, _) = rank_checkpoints(std::slice::from_ref(&c), analysis, level, &|_| Ok(()));
+        check(&c)
+            .map_err(|why| GenError::usage(format!("--model {} cannot be used: {why}", m.name)))?;
+        let (mut ranked, _) =
+            rank_checkpoints(std::slice::from_ref(&c), analysis, level, &|_| Ok(()));
         let mut chosen = ranked.remove(0);
         chosen.reasons.insert(0, "asked for with --model".into());
         return Ok((chosen, "command_line", Vec::new(), Vec::new()));
@@ -269,12 +308,21 @@ fn choose_checkpoint(
         ));
     }
     let (mut ranked, rejected) = rank_checkpoints(&all, analysis, level, &check);
-    let not_usable: Vec<NotUsable> =
-        rejected.into_iter().take(5).map(|(scored, why)| NotUsable { scored, why }).collect();
+    let not_usable: Vec<NotUsable> = rejected
+        .into_iter()
+        .take(5)
+        .map(|(scored, why)| NotUsable { scored, why })
+        .collect();
     if ranked.is_empty() {
-        let reasons: Vec<String> = not_usable.iter().map(|n| format!("{}: {}", n.scored.name, n.why)).collect();
-        return Err(GenError::nothing(format!("no catalogued checkpoint can be used:\n  {}", reasons.join("\n  ")))
-            .with_hint("add an SD1.5, SD2.x or SDXL checkpoint and run `gen index`"));
+        let reasons: Vec<String> = not_usable
+            .iter()
+            .map(|n| format!("{}: {}", n.scored.name, n.why))
+            .collect();
+        return Err(GenError::nothing(format!(
+            "no catalogued checkpoint can be used:\n  {}",
+            reasons.join("\n  ")
+        ))
+        .with_hint("add an SD1.5, SD2.x or SDXL checkpoint and run `gen index`"));
     }
     let chosen = ranked.remove(0);
     ranked.truncate(3);
@@ -318,11 +366,18 @@ fn required_files(
 /// `--vae`, checked; else the VAE the family commonly wants: SD1.5 merges
 /// are usually published expecting the ft-MSE VAE, so one is used when
 /// present. Other families keep the checkpoint's own.
-fn choose_vae(req: &Request, ckpt: &Candidate, cat: &Catalogue) -> Result<Option<UsedFile>, GenError> {
+fn choose_vae(
+    req: &Request,
+    ckpt: &Candidate,
+    cat: &Catalogue,
+) -> Result<Option<UsedFile>, GenError> {
     if let Some(v) = &req.vae {
         let c = cat.candidate(v);
         if c.entry.kind != Kind::Vae {
-            return Err(GenError::usage(format!("--vae {}: it is a {}, not a VAE", c.entry.name, c.entry.kind)));
+            return Err(GenError::usage(format!(
+                "--vae {}: it is a {}, not a VAE",
+                c.entry.name, c.entry.kind
+            )));
         }
         if c.base != Base::Unknown && c.base.family() != ckpt.base.family() {
             return Err(GenError::usage(format!(
@@ -338,15 +393,28 @@ fn choose_vae(req: &Request, ckpt: &Candidate, cat: &Catalogue) -> Result<Option
     let mut vaes: Vec<Candidate> = cat
         .of_kind(&[Kind::Vae])
         .into_iter()
-        .filter(|v| matches!(v.base, Base::Sd15 | Base::Unknown) && v.entry.name.to_lowercase().contains("ft-mse"))
+        .filter(|v| {
+            matches!(v.base, Base::Sd15 | Base::Unknown)
+                && v.entry.name.to_lowercase().contains("ft-mse")
+        })
         .collect();
     vaes.sort_by_key(|v| v.entry.id);
-    Ok(vaes.first().map(|v| used("vae", &v.entry, "SD1.5 checkpoints are made to be decoded with the ft-MSE VAE")))
+    Ok(vaes.first().map(|v| {
+        used(
+            "vae",
+            &v.entry,
+            "SD1.5 checkpoints are made to be decoded with the ft-MSE VAE",
+        )
+    }))
 }
 
 /// Negative embeddings (EasyNegative and the like) for the family, added to
 /// the negative prompt when the user gave none.
-fn negative_embeddings(req: &Request, ckpt: &Candidate, cat: &Catalogue) -> (Vec<UsedFile>, String) {
+fn negative_embeddings(
+    req: &Request,
+    ckpt: &Candidate,
+    cat: &Catalogue,
+) -> (Vec<UsedFile>, String) {
     if let Some(neg) = &req.negative {
         return (Vec::new(), neg.clone());
     }
@@ -356,20 +424,49 @@ fn negative_embeddings(req: &Request, ckpt: &Candidate, cat: &Catalogue) -> (Vec
         .filter(|e| compatible(e.base, ckpt.base).is_ok())
         .filter(|e| {
             let name = e.entry.name.to_lowercase();
-            let tags = e.facts.tags.iter().any(|t| t.eq_ignore_ascii_case("negative embedding"));
-            tags || ["negative", "easyneg", "badhand", "bad-hands", "bad_prompt", "ng_deepneg"]
+            let tags = e
+                .facts
+                .tags
                 .iter()
-                .any(|w| name.contains(w))
+                .any(|t| t.eq_ignore_ascii_case("negative embedding"));
+            tags || [
+                "negative",
+                "easyneg",
+                "badhand",
+                "bad-hands",
+                "bad_prompt",
+                "ng_deepneg",
+            ]
+            .iter()
+            .any(|w| name.contains(w))
         })
         .collect();
     found.sort_by_key(|e| e.entry.id);
     found.truncate(2);
-    let used: Vec<UsedFile> =
-        found.iter().map(|e| used("embedding", &e.entry, "a negative embedding for this family")).collect();
-    let negative = used.iter().map(|u| format!("embedding:{}", u.name)).collect::<Vec<_>>().join(", ");
+    let used: Vec<UsedFile> = found
+        .iter()
+        .map(|e| {
+            used(
+                "embedding",
+                &e.entry,
+                "a negative embedding for this family",
+            )
+        })
+        .collect();
+    let negative = used
+        .iter()
+        .map(|u| format!("embedding:{}", u.name))
+        .collect::<Vec<_>>()
+        .join(", ");
     (used, negative)
 }
 
 fn used(role: &str, e: &CatalogEntry, reason: &str) -> UsedFile {
-    UsedFile { role: role.into(), id: e.id, name: e.name.clone(), path: e.path.clone(), reason: reason.into() }
+    UsedFile {
+        role: role.into(),
+        id: e.id,
+        name: e.name.clone(),
+        path: e.path.clone(),
+        reason: reason.into(),
+    }
 }

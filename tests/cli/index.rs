@@ -187,7 +187,8 @@ fn comfyui_models_and_extra_model_paths_are_read() {
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["files"], 5);
-    assert_eq!(report["folders"], 4);
+    // models/checkpoints, models/unet, and sd, Lora, LyCORIS from the yaml.
+    assert_eq!(report["folders"], 5);
 }
 
 #[test]

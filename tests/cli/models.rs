@@ -92,11 +92,3 @@ fn progress_and_summaries_stay_off_stdout() {
     let quiet = env.run(&["-q", "index"]);
     assert!(quiet.stderr.is_empty());
 }
-
-#[test]
-fn unfinished_commands_say_so_with_exit_1() {
-    let env = Env::new();
-    let out = env.run(&["explain", "a cat"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("not yet available"));
-}

@@ -1,0 +1,2 @@
+//! The rendering engine (DESIGN §5).
+pub mod noise;

@@ -64,7 +64,7 @@ impl TorchRng {
         for block in data.chunks_exact_mut(16) {
             self.normal_block(block);
         }
-        if numel % 16 != 0 {
+        if !numel.is_multiple_of(16) {
             let tail = &mut data[numel - 16..];
             for v in tail.iter_mut() {
                 *v = self.uniform_f32();
@@ -179,6 +179,8 @@ impl Mt19937 {
 
 /// One lane of torch's `avx_mathfun.h` (Cephes single precision), with the
 /// multiply-adds that GCC fuses in torch's AVX2 build written as `mul_add`.
+/// The constants keep the C source's spelling, hence the allowed lints.
+#[allow(clippy::excessive_precision, clippy::approx_constant)]
 mod cephes {
     // The constants as avx_mathfun.h spells them: double literals rounded to
     // float (decimal -> double -> float, as the C compiler does).

@@ -7,6 +7,7 @@
 //! seeds it) and `sampler` (the k-diffusion samplers under ComfyUI's and
 //! A1111's names). The UNet, text encoders and VAE plug in as a denoiser.
 
+pub mod brownian;
 pub mod noise;
 pub mod schedule;
 

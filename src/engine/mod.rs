@@ -9,8 +9,10 @@
 
 pub mod brownian;
 pub mod noise;
+pub mod sampler;
 pub mod schedule;
 
+pub use sampler::{Denoiser, Sampler, cfg_combine, ksampler_sigmas, parse_sampler, sample};
 pub use schedule::{ModelSampling, Prediction, Scheduler, sigmas};
 
 use crate::catalog::Base;

@@ -7,4 +7,5 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod system;
 pub mod ui;

@@ -3,6 +3,7 @@
 
 pub mod index;
 pub mod models;
+pub mod system;
 
 use crate::cli::{Cli, Command};
 use crate::config::Settings;
@@ -15,13 +16,14 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Status> {
         Some(Command::Index(args)) => index::run(&settings, &args, printer),
         Some(Command::Models(cmd)) => models::run(&settings, cmd, printer),
         Some(Command::Completions { shell }) => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "gen", &mut std::io::stdout());
+            use std::io::Write;
+            // A closed pipe is not worth an error.
+            let _ = std::io::stdout().write_all(&crate::docs::completion(shell));
             Ok(Status::Success)
         }
         Some(Command::Generate(_)) | Some(Command::Explain(_)) | None => not_yet("generation"),
         Some(Command::Presets(_)) => not_yet("presets"),
-        Some(Command::System) => not_yet("system"),
+        Some(Command::System) => system::run(&settings, printer),
     }
 }
 

@@ -267,7 +267,7 @@ impl Family {
         }
     }
 
-    fn reference_params(self) -> u64 {
+    pub fn reference_params(self) -> u64 {
         let s = self.spec();
         s.denoiser_params + s.text_encoder_params + s.vae_params
     }

@@ -1,4 +1,6 @@
+use super::family::{CLIP_L, FLUX_VAE, T5_XXL};
 use super::*;
+use crate::catalog::Base;
 
 const GIB: u64 = 1 << 30;
 

@@ -15,7 +15,8 @@ use crate::catalog::store::Store;
 use crate::catalog::{Base, Kind};
 use crate::config::{Settings, Source};
 use crate::error::Status;
-use crate::system::{DeviceSupport, GpuInfo, NvidiaInfo, SystemInfo};
+use crate::system::memory::{self, Family, Level, RenderRequest};
+use crate::system::{DeviceKind, DeviceSupport, GpuInfo, NvidiaInfo, SystemInfo};
 use crate::ui::Printer;
 
 /// The whole report; `--json` prints it as one document.
@@ -24,9 +25,29 @@ pub struct Report {
     pub gen_version: &'static str,
     #[serde(flatten)]
     pub machine: SystemInfo,
+    /// What each family's reference model would need here, on the default
+    /// device at its native size.
+    pub what_fits: WhatFits,
     pub model_roots: Roots,
     pub catalogue: Catalogue,
     pub config: ConfigFile,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WhatFits {
+    pub device: DeviceKind,
+    pub available_bytes: u64,
+    pub families: Vec<FamilyFit>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FamilyFit {
+    pub family: Family,
+    pub width: u32,
+    pub height: u32,
+    pub level: Level,
+    pub estimated_peak_bytes: u64,
+    pub fits: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -81,15 +102,43 @@ pub fn gather(settings: &Settings) -> Report {
         Ok(f) => (f, None),
         Err(e) => (Vec::new(), Some(format!("{e:#}"))),
     };
+    let machine = SystemInfo::read(settings.nvml_library.as_deref());
     Report {
         gen_version: env!("CARGO_PKG_VERSION"),
-        machine: SystemInfo::read(settings.nvml_library.as_deref()),
+        what_fits: what_fits(&machine),
+        machine,
         model_roots: Roots { folders, error },
         catalogue: catalogue(settings),
         config: ConfigFile {
             path: settings.config_path.clone(),
             exists: settings.config_loaded,
         },
+    }
+}
+
+/// The memory plan of each family's reference model on the default device.
+pub fn what_fits(machine: &SystemInfo) -> WhatFits {
+    let device = machine.best_device();
+    let available_bytes = machine.available_bytes(device, 0).unwrap_or(0);
+    let families = Family::ALL
+        .iter()
+        .map(|&family| {
+            let req = RenderRequest::reference(family, device);
+            let p = memory::plan(&req, available_bytes);
+            FamilyFit {
+                family,
+                width: req.width,
+                height: req.height,
+                level: p.level,
+                estimated_peak_bytes: p.estimated_peak_bytes,
+                fits: p.fits,
+            }
+        })
+        .collect();
+    WhatFits {
+        device,
+        available_bytes,
+        families,
     }
 }
 
@@ -134,6 +183,8 @@ pub fn render(r: &Report) -> Vec<String> {
     for (i, d) in devices_lines(&m.devices).into_iter().enumerate() {
         out.push(format!("{:<10}{d}", if i == 0 { "Devices" } else { "" }));
     }
+    out.push(String::new());
+    out.extend(fits_lines(&r.what_fits));
     out.push(String::new());
     out.extend(roots_lines(&r.model_roots));
     out.push(String::new());
@@ -271,6 +322,29 @@ pub fn found_how(found: &Found) -> String {
         }
         Found::Discovered => "discovered at a common ComfyUI location".to_string(),
     }
+}
+
+fn fits_lines(w: &WhatFits) -> Vec<String> {
+    let mut out = vec![format!(
+        "What fits on {} ({} free; reference models at their native size)",
+        w.device.as_str(),
+        HumanBytes(w.available_bytes)
+    )];
+    for f in &w.families {
+        let verdict = match (f.fits, f.level) {
+            (false, _) => "does not fit".to_string(),
+            (true, Level::None) => "fits, everything resident".to_string(),
+            (true, level) => format!("fits at level {level}"),
+        };
+        out.push(format!(
+            "  {:<14}{:>4}×{:<6}about {:>10}  {verdict}",
+            f.family.to_string(),
+            f.width,
+            f.height,
+            HumanBytes(f.estimated_peak_bytes).to_string(),
+        ));
+    }
+    out
 }
 
 fn roots_lines(r: &Roots) -> Vec<String> {

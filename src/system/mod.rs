@@ -133,6 +133,19 @@ impl SystemInfo {
         }
     }
 
+    /// The device a render uses when not told: the first NVIDIA GPU when
+    /// this build has cuda, Metal on a Mac build with it, else the CPU.
+    pub fn best_device(&self) -> DeviceKind {
+        let usable = |k| self.devices.iter().any(|d| d.device == k && d.usable);
+        if usable(DeviceKind::Cuda) {
+            DeviceKind::Cuda
+        } else if usable(DeviceKind::Metal) {
+            DeviceKind::Metal
+        } else {
+            DeviceKind::Cpu
+        }
+    }
+
     /// Memory free for a render on `device`: the GPU's free memory for cuda
     /// (`gpu_index`), available RAM for cpu and for metal (unified memory).
     /// `None` when that device cannot be measured here.

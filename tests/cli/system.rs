@@ -51,6 +51,8 @@ fn a_bare_machine_is_described_and_exits_0() {
         "no NVIDIA driver found",
         NO_NVML,
         "Devices   cpu",
+        "What fits on ",
+        "SDXL          1024×1024",
         "none found — give --comfyui DIR or --models DIR",
         "no catalogue yet — run gen index",
         "config.toml (not present)",
@@ -97,6 +99,29 @@ fn json_is_one_document_with_machine_devices_and_paths() {
     assert_eq!(r["catalogue"]["path"], env.db().to_str().unwrap());
     assert_eq!(r["config"]["path"], config.to_str().unwrap());
     assert_eq!(r["config"]["exists"], true);
+    // The memory plan of each family against the RAM: no NVIDIA driver, so
+    // the CPU (or Metal on a Mac build with it).
+    let fits = &r["what_fits"];
+    let metal = cfg!(all(feature = "metal", target_os = "macos"));
+    assert_eq!(fits["device"], if metal { "metal" } else { "cpu" });
+    assert_eq!(fits["available_bytes"], r["ram"]["available_bytes"]);
+    let families: Vec<&str> = fits["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["family"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        families,
+        ["sd15", "sd2", "sdxl", "sdxl_refiner", "flux", "sd3"]
+    );
+    let sd15 = &fits["families"][0];
+    assert_eq!(
+        (sd15["width"].as_u64(), sd15["height"].as_u64()),
+        (Some(512), Some(512))
+    );
+    assert!(["none", "balanced", "aggressive"].contains(&sd15["level"].as_str().unwrap()));
+    assert!(sd15["estimated_peak_bytes"].as_u64().unwrap() > 1 << 30);
 }
 
 #[test]

@@ -182,6 +182,55 @@ mod tests {
         assert!(d[2].built && !d[2].usable);
     }
 
+    fn machine(gpu_free: Option<u64>, cuda_built: bool) -> SystemInfo {
+        let gpus: Vec<GpuInfo> = gpu_free
+            .map(|free| GpuInfo {
+                index: 0,
+                name: "NVIDIA RTX A4000".into(),
+                uuid: None,
+                memory_total: 16 << 30,
+                memory_used: (16 << 30) - free,
+                memory_free: free,
+                utilisation_percent: None,
+                memory_utilisation_percent: None,
+                temperature_c: None,
+                power_watts: None,
+                power_limit_watts: None,
+                fan_percent: None,
+                throttle_reasons: vec![],
+            })
+            .into_iter()
+            .collect();
+        SystemInfo {
+            os: None,
+            cpu: CpuInfo::read(),
+            ram: cpu::ram_with_limits(32 << 30, 20 << 30, 0, None),
+            devices: devices_for(cuda_built, false, false, gpus.len(), false),
+            nvidia: NvidiaInfo {
+                driver_found: !gpus.is_empty(),
+                driver_version: None,
+                cuda_version: None,
+                gpus,
+                note: None,
+            },
+        }
+    }
+
+    #[test]
+    fn renders_go_to_a_usable_gpu_and_plan_against_its_free_memory() {
+        let m = machine(Some(12 << 30), true);
+        assert_eq!(m.best_device(), DeviceKind::Cuda);
+        assert_eq!(m.available_bytes(DeviceKind::Cuda, 0), Some(12 << 30));
+        assert_eq!(m.available_bytes(DeviceKind::Cuda, 1), None);
+        assert_eq!(m.available_bytes(DeviceKind::Cpu, 0), Some(20 << 30));
+        // A GPU this build cannot drive leaves the CPU.
+        assert_eq!(
+            machine(Some(12 << 30), false).best_device(),
+            DeviceKind::Cpu
+        );
+        assert_eq!(machine(None, true).best_device(), DeviceKind::Cpu);
+    }
+
     #[test]
     fn this_build_reports_its_features() {
         let d = devices(0);

@@ -7,6 +7,7 @@
 //! is seen in the run. The decision ([`ThrottleAlarm`]) is separate from the
 //! reading so it can be tested with made-up readings.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nvml_wrapper::Nvml;
@@ -106,9 +107,11 @@ impl ThermalWatcher {
     /// under a millisecond, but there is no need to read them every step.
     pub const INTERVAL: Duration = Duration::from_secs(5);
 
-    pub fn new() -> ThermalWatcher {
+    /// `nvml_library` as in [`super::SystemInfo::read`] (the settings'
+    /// `nvml_library`).
+    pub fn new(nvml_library: Option<&Path>) -> ThermalWatcher {
         ThermalWatcher {
-            nvml: gpu::open(None).ok(),
+            nvml: gpu::open(nvml_library).ok(),
             components: Components::new_with_refreshed_list().ok(),
             alarm: ThrottleAlarm::default(),
             interval: Self::INTERVAL,
@@ -160,12 +163,6 @@ impl ThermalWatcher {
             cpu_c,
             cpu_critical_c,
         }
-    }
-}
-
-impl Default for ThermalWatcher {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -73,12 +73,11 @@ use thiserror::Error;
 
 use super::DeviceKind;
 use crate::catalog::{CatalogEntry, Kind};
+use crate::error::GenError;
 
 mod family;
 
 pub use family::{Family, FamilySpec};
-
-use crate::error::GenError;
 
 /// The share of free memory a plan may use.
 pub const USABLE_FRACTION: f64 = 0.9;
@@ -116,9 +115,7 @@ impl Dtype {
             _ => Dtype::F16,
         }
     }
-}
 
-impl Dtype {
     /// The aggressive level's precision: f32 becomes half precision (bf16
     /// for Flux, f16 otherwise); half precision stays.
     pub fn lowered(self, family: Family) -> Dtype {
@@ -468,29 +465,34 @@ fn weight_bytes(stage: &[Chunk], dtype: Dtype, level: Level) -> u64 {
 }
 
 /// Denoiser activations per step (see the module documentation).
+/// Figures for absurd sizes saturate instead of overflowing.
 pub fn denoiser_activations(req: &RenderRequest, compute: Dtype, sliced: bool) -> u64 {
     let s = req.family.spec();
-    let b = compute.bytes();
-    let latent_tokens = u64::from(req.width / 8) * u64::from(req.height / 8);
-    let images = u64::from(req.batch.max(1)) * if s.cfg { 2 } else { 1 };
-    let features = images * latent_tokens * s.features_per_token * b;
-    let down = u64::from(s.attn_downscale * s.patch);
-    let n = latent_tokens / (down * down) + s.joint_text_tokens;
+    let b = u128::from(compute.bytes());
+    let latent_tokens = u128::from(req.width / 8) * u128::from(req.height / 8);
+    let images = u128::from(req.batch.max(1)) * if s.cfg { 2 } else { 1 };
+    let features = images * latent_tokens * u128::from(s.features_per_token) * b;
+    let down = u128::from(s.attn_downscale * s.patch);
+    let n = latent_tokens / (down * down) + u128::from(s.joint_text_tokens);
     let scores = if req.flash_attention {
         0
     } else if sliced {
         n * n * b * 2
     } else {
-        images * s.attn_heads * n * n * b * 2
+        images * u128::from(s.attn_heads) * n * n * b * 2
     };
-    features + scores
+    saturate(features + scores)
 }
 
 /// VAE decoding of one `width`×`height` image (or tile).
 pub fn vae_activations(width: u32, height: u32, bytes: u64) -> u64 {
-    let pixels = u64::from(width) * u64::from(height);
-    let latent = u64::from(width / 8) * u64::from(height / 8);
-    (pixels * 128 * 4 + latent * latent * 2) * bytes
+    let pixels = u128::from(width) * u128::from(height);
+    let latent = u128::from(width / 8) * u128::from(height / 8);
+    saturate((pixels * 128 * 4 + latent * latent * 2) * u128::from(bytes))
+}
+
+fn saturate(x: u128) -> u64 {
+    u64::try_from(x).unwrap_or(u64::MAX)
 }
 
 /// The runtime's own need on each device.
@@ -503,8 +505,16 @@ pub fn overhead(device: DeviceKind) -> u64 {
     }
 }
 
+/// The estimate of a render at one level.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    pub peak_bytes: u64,
+    pub breakdown: Breakdown,
+    pub techniques: Techniques,
+}
+
 /// The estimated peak of `req` at `level`, with its parts.
-pub fn estimate(req: &RenderRequest, level: Level) -> (u64, Breakdown, Techniques) {
+pub fn estimate(req: &RenderRequest, level: Level) -> Estimate {
     let s = req.family.spec();
     let p = parts(req);
     let aggressive = level == Level::Aggressive;
@@ -528,15 +538,16 @@ pub fn estimate(req: &RenderRequest, level: Level) -> (u64, Breakdown, Technique
     };
     let over = overhead(req.device);
     let (peak, peak_stage) = if level == Level::None {
+        let weights = te_w.saturating_add(den_w).saturating_add(vae_w);
         (
-            te_w + den_w + vae_w + te_a.max(den_a).max(vae_a),
+            weights.saturating_add(te_a.max(den_a).max(vae_a)),
             Stage::All,
         )
     } else {
         [
-            (te_w + te_a, Stage::TextEncoders),
-            (den_w + den_a, Stage::Denoiser),
-            (vae_w + vae_a, Stage::Vae),
+            (te_w.saturating_add(te_a), Stage::TextEncoders),
+            (den_w.saturating_add(den_a), Stage::Denoiser),
+            (vae_w.saturating_add(vae_a), Stage::Vae),
         ]
         .into_iter()
         .max_by_key(|x| x.0)
@@ -560,7 +571,11 @@ pub fn estimate(req: &RenderRequest, level: Level) -> (u64, Breakdown, Technique
         lower_precision: aggressive,
         compute,
     };
-    (peak + over, breakdown, techniques)
+    Estimate {
+        peak_bytes: peak.saturating_add(over),
+        breakdown,
+        techniques,
+    }
 }
 
 /// Whether `peak` fits in `available`.
@@ -573,14 +588,14 @@ pub fn fits(peak: u64, available: u64) -> bool {
 pub fn plan(req: &RenderRequest, available_bytes: u64) -> MemoryPlan {
     let mut last = None;
     for &level in Level::ALL {
-        let (peak, breakdown, techniques) = estimate(req, level);
+        let e = estimate(req, level);
         let plan = MemoryPlan {
             level,
-            estimated_peak_bytes: peak,
-            breakdown,
+            estimated_peak_bytes: e.peak_bytes,
+            breakdown: e.breakdown,
             available_bytes,
-            fits: fits(peak, available_bytes),
-            techniques,
+            fits: fits(e.peak_bytes, available_bytes),
+            techniques: e.techniques,
         };
         if plan.fits {
             return plan;
@@ -659,22 +674,19 @@ impl From<NotEnoughMemory> for GenError {
     }
 }
 
-/// The check before loading: the plan if it fits, else what would.
-pub fn require(req: &RenderRequest, available_bytes: u64) -> Result<MemoryPlan, NotEnoughMemory> {
-    let p = plan(req, available_bytes);
-    if p.fits {
-        return Ok(p);
-    }
-    let fits_at = |r: &RenderRequest| fits(estimate(r, Level::Aggressive).0, available_bytes);
-    let batch_of_one_fits = req.batch > 1
-        && fits_at(&RenderRequest {
-            batch: 1,
-            ..req.clone()
-        });
-    let smaller_size = (1..16u32).rev().find_map(|sixteenths| {
-        let w = (req.width * sixteenths / 16) / 64 * 64;
-        let h = (req.height * sixteenths / 16) / 64 * 64;
-        if w < 256 || h < 256 || (w, h) == (req.width, req.height) {
+/// The largest size of the same shape, sides multiples of 64 and at least
+/// 256, below the asked size (and at most 16384 on the long side) that fits
+/// with a batch of one.
+fn smaller_size(
+    req: &RenderRequest,
+    fits_at: &dyn Fn(&RenderRequest) -> bool,
+) -> Option<(u32, u32)> {
+    let long = req.width.max(req.height);
+    let start = (long.saturating_sub(1) / 64).min(16384 / 64);
+    (4..=start).rev().find_map(|k| {
+        let scale = |x: u32| (u64::from(x) * k as u64 * 64 / u64::from(long) / 64 * 64) as u32;
+        let (w, h) = (scale(req.width), scale(req.height));
+        if w < 256 || h < 256 {
             return None;
         }
         let smaller = RenderRequest {
@@ -684,7 +696,23 @@ pub fn require(req: &RenderRequest, available_bytes: u64) -> Result<MemoryPlan, 
             ..req.clone()
         };
         fits_at(&smaller).then_some((w, h))
-    });
+    })
+}
+
+/// The check before loading: the plan if it fits, else what would.
+pub fn require(req: &RenderRequest, available_bytes: u64) -> Result<MemoryPlan, NotEnoughMemory> {
+    let p = plan(req, available_bytes);
+    if p.fits {
+        return Ok(p);
+    }
+    let fits_at =
+        |r: &RenderRequest| fits(estimate(r, Level::Aggressive).peak_bytes, available_bytes);
+    let batch_of_one_fits = req.batch > 1
+        && fits_at(&RenderRequest {
+            batch: 1,
+            ..req.clone()
+        });
+    let smaller_size = smaller_size(req, &fits_at);
     let fp8 = RenderRequest {
         files: req
             .files

@@ -53,7 +53,7 @@ fn bytes_per_param_by_precision() {
 #[test]
 fn sdxl_fp16_checkpoint_weighs_about_6_9_gb() {
     let req = request(Family::Sdxl, vec![sdxl_base()], 1024, Dtype::F16);
-    let (_, b, _) = estimate(&req, Level::None);
+    let b = estimate(&req, Level::None).breakdown;
     assert!(b.assumed.is_empty(), "{:?}", b.assumed);
     // Text encoders and UNet in fp16: 2 bytes per parameter.
     assert_eq!(
@@ -74,10 +74,11 @@ fn sdxl_fp16_checkpoint_weighs_about_6_9_gb() {
     assert_eq!(by_size.param_count(), 3_469_020_521);
     // The same model stored in fp32 and computed in f16 takes the same room.
     let fp32 = file(Role::Checkpoint, None, "fp32", 3_468_837_868 * 4);
-    let (_, b32, _) = estimate(
+    let b32 = estimate(
         &request(Family::Sdxl, vec![fp32], 1024, Dtype::F16),
         Level::None,
-    );
+    )
+    .breakdown;
     assert_eq!(weights(&b32), weights(&b));
 }
 
@@ -124,12 +125,19 @@ fn activation_formulas_give_the_documented_figures() {
 #[test]
 fn levels_economise_in_order() {
     let req = request(Family::Sdxl, vec![sdxl_base()], 1024, Dtype::F16);
-    let peaks: Vec<u64> = Level::ALL.iter().map(|l| estimate(&req, *l).0).collect();
+    let peaks: Vec<u64> = Level::ALL
+        .iter()
+        .map(|l| estimate(&req, *l).peak_bytes)
+        .collect();
     assert!(peaks[0] > peaks[1] && peaks[1] > peaks[2], "{peaks:?}");
-    let (_, b, t) = estimate(&req, Level::Balanced);
+    let Estimate {
+        breakdown: b,
+        techniques: t,
+        ..
+    } = estimate(&req, Level::Balanced);
     assert_eq!(b.peak_stage, Stage::Denoiser);
     assert!(t.sequential_stages && t.tiled_vae && !t.sliced_attention);
-    let (_, _, t) = estimate(&req, Level::Aggressive);
+    let t = estimate(&req, Level::Aggressive).techniques;
     assert!(t.sliced_attention && t.lower_precision);
 
     // Just enough for each level picks it; a byte less moves one level down.
@@ -163,8 +171,8 @@ fn sdxl_on_common_cards() {
 fn fp8_weights_stay_small_only_when_economising() {
     let den = file(Role::Denoiser, Some(11_901_408_320), "fp8", 11_901_408_320);
     let req = request(Family::Flux, vec![den], 1024, Dtype::Bf16);
-    let (_, none, _) = estimate(&req, Level::None);
-    let (_, aggr, _) = estimate(&req, Level::Aggressive);
+    let none = estimate(&req, Level::None).breakdown;
+    let aggr = estimate(&req, Level::Aggressive).breakdown;
     assert_eq!(none.denoiser_weights, 11_901_408_320 * 2);
     assert_eq!(aggr.denoiser_weights, 11_901_408_320);
     // No text encoder or VAE file was given: counted at reference size.
@@ -174,7 +182,7 @@ fn fp8_weights_stay_small_only_when_economising() {
     // GGUF stays quantised at every level.
     let q = file(Role::Denoiser, Some(11_901_408_320), "Q4_K", 6_700_000_000);
     let req = request(Family::Flux, vec![q], 1024, Dtype::Bf16);
-    let (_, b, _) = estimate(&req, Level::None);
+    let b = estimate(&req, Level::None).breakdown;
     assert_eq!(
         b.denoiser_weights,
         (11_901_408_320f64 * 0.5625).ceil() as u64
@@ -185,10 +193,18 @@ fn fp8_weights_stay_small_only_when_economising() {
 fn cpu_f32_is_lowered_at_the_aggressive_level() {
     let mut req = request(Family::Sd15, vec![], 512, Dtype::F32);
     req.device = DeviceKind::Cpu;
-    let (_, b, t) = estimate(&req, Level::Balanced);
+    let Estimate {
+        breakdown: b,
+        techniques: t,
+        ..
+    } = estimate(&req, Level::Balanced);
     assert_eq!(t.compute, Dtype::F32);
     assert_eq!(b.denoiser_weights, 859_520_964 * 4);
-    let (_, b, t) = estimate(&req, Level::Aggressive);
+    let Estimate {
+        breakdown: b,
+        techniques: t,
+        ..
+    } = estimate(&req, Level::Aggressive);
     assert_eq!(t.compute, Dtype::F16);
     assert_eq!(b.denoiser_weights, 859_520_964 * 2);
     assert_eq!(b.overhead, 256 * MIB);
@@ -247,6 +263,15 @@ fn a_large_render_is_told_a_size_that_fits() {
         "{err}"
     );
     assert!(err.to_string().contains("(batch 4)"), "{err}");
+}
+
+#[test]
+fn absurd_sizes_saturate_instead_of_overflowing() {
+    let req = request(Family::Sdxl, vec![], u32::MAX, Dtype::F32);
+    assert_eq!(estimate(&req, Level::None).peak_bytes, u64::MAX);
+    let err = require(&req, 24 * GIB).unwrap_err();
+    let (w, h) = err.smaller_size.unwrap();
+    assert!(w <= 8192 && w == h, "{w}");
 }
 
 #[test]

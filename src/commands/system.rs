@@ -83,10 +83,12 @@ pub struct ConfigFile {
 
 pub fn run(settings: &Settings, printer: &Printer) -> anyhow::Result<Status> {
     let report = gather(settings);
-    if let Some(e) = &report.model_roots.error {
-        printer.warn(format!("model roots: {e}"));
-    }
     if printer.json {
+        // The readable report shows it in place; a script reading the JSON
+        // may not look for it, so it goes to stderr as well.
+        if let Some(e) = &report.model_roots.error {
+            printer.warn(format!("model roots: {e}"));
+        }
         printer.out_json(&report)?;
     } else {
         for line in render(&report) {

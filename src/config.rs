@@ -112,6 +112,9 @@ pub struct Settings {
     pub civitai: CivitaiSettings,
     pub ollama_url: Option<String>,
     pub ollama_model: Option<String>,
+    /// Where to load NVIDIA's libnvidia-ml from (`GEN_NVML_LIBRARY`), for
+    /// drivers installed outside the loader's search path.
+    pub nvml_library: Option<PathBuf>,
 }
 
 fn default_config_path() -> PathBuf {
@@ -218,6 +221,9 @@ impl Settings {
             civitai,
             ollama_url: args.ollama_url.clone().or(file.ollama.url),
             ollama_model: args.ollama_model.clone().or(file.ollama.model),
+            nvml_library: std::env::var_os("GEN_NVML_LIBRARY")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         })
     }
 }

@@ -5,6 +5,7 @@ pub mod generate;
 pub mod index;
 pub mod models;
 pub mod presets;
+pub mod system;
 
 use crate::catalog::store::Store;
 use crate::cli::{Cli, Command};
@@ -18,24 +19,17 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<Status> {
         Some(Command::Index(args)) => index::run(&settings, &args, printer),
         Some(Command::Models(cmd)) => models::run(&settings, cmd, printer),
         Some(Command::Completions { shell }) => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "gen", &mut std::io::stdout());
+            use std::io::Write;
+            // A closed pipe is not worth an error.
+            let _ = std::io::stdout().write_all(&crate::docs::completion(shell));
             Ok(Status::Success)
         }
         Some(Command::Generate(args)) => generate::run(&settings, &args, false, printer),
         Some(Command::Explain(args)) => generate::run(&settings, &args, true, printer),
         None => generate::run(&settings, &cli.generate, false, printer),
         Some(Command::Presets(cmd)) => presets::run(&settings, cmd, printer),
-        Some(Command::System) => not_yet("system"),
+        Some(Command::System) => system::run(&settings, printer),
     }
-}
-
-fn not_yet(what: &str) -> anyhow::Result<Status> {
-    Err(GenError::failed(format!(
-        "{what} is not yet available in this version of gen"
-    ))
-    .with_hint("`gen index` and `gen models` work today")
-    .into())
 }
 
 /// Opens the catalogue, which must already exist: reading commands must not

@@ -43,10 +43,7 @@ fn families_are_recognised_by_gen_index() {
         &env,
         "loras/style_a.safetensors",
         "sdxl_kohya",
-        &[(
-            "modelspec.architecture",
-            "pony-diffusion-v6-xl/lora",
-        )],
+        &[("modelspec.architecture", "pony-diffusion-v6-xl/lora")],
     );
     let named_pony = write_lora(
         &env,

@@ -1,9 +1,11 @@
 //! Tests of the real `gen` binary against model trees built in temp folders.
 //! One test binary (autotests = false) keeps linking cheap.
 
+mod docs;
 mod families;
 mod index;
 mod models;
+mod system;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

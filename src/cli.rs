@@ -68,7 +68,7 @@ pub struct GlobalArgs {
     pub ollama_model: Option<String>,
 
     /// No network at all.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "GEN_OFFLINE")]
     pub offline: bool,
 
     /// Machine-readable JSON on stdout.

@@ -159,9 +159,7 @@ pub fn run(settings: &Settings, args: &IndexArgs, printer: &Printer) -> anyhow::
             }
         }
     }
-    if !printer.json {
-        print_metadata(printer, &meta);
-    }
+    print_metadata(printer, &meta);
     if report.files == 0 {
         return Err(GenError::nothing(format!(
             "no model files found in {} model folders",
@@ -187,7 +185,9 @@ fn print_metadata(printer: &Printer, meta: &MetaReport) {
     if meta.found + meta.not_found + meta.failed > 0 {
         line.push_str(&format!(" in {:.1} s", meta.seconds));
     }
-    printer.info(line);
+    if !printer.json {
+        printer.info(line);
+    }
     const SHOWN: usize = 10;
     for p in meta.problems.iter().take(SHOWN) {
         printer.warn(format!("{}: {}", p.path, p.error));

@@ -341,7 +341,7 @@ impl Client {
         self.pacer.wait();
         let mut req = self.agent.get(url).header("Accept", "application/json");
         if let Some(key) = &self.cfg.api_key {
-            req = req.header("Authorization", format!("Bearer {}", key.expose()));
+            req = req.header("Authorization", format!("Bearer {}", key.expose().trim()));
         }
         let started = Instant::now();
         let mut resp = match req.call() {

@@ -526,6 +526,83 @@ mod tests {
         assert!(!looks_like_html(br#"{"a": "<html>"}"#));
     }
 
+    /// A server answering every request with `status`, `body` and headers,
+    /// counting requests; and a client for it with millisecond backoff.
+    fn serve(
+        status: u16,
+        body: &'static str,
+        headers: &'static [(&'static str, &'static str)],
+    ) -> (Client, Arc<AtomicU32>, Arc<tiny_http::Server>) {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let count = Arc::new(AtomicU32::new(0));
+        let (s, c) = (server.clone(), count.clone());
+        std::thread::spawn(move || {
+            for req in s.incoming_requests() {
+                c.fetch_add(1, Ordering::SeqCst);
+                let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
+                for (k, v) in headers {
+                    resp.add_header(tiny_http::Header::from_bytes(*k, *v).unwrap());
+                }
+                let _ = req.respond(resp);
+            }
+        });
+        let cfg = ClientConfig {
+            base_url: format!("http://{}", server.server_addr().to_ip().unwrap()),
+            api_key: None,
+            requests_per_second: 1000.0,
+            timeout: Duration::from_secs(5),
+            max_retries: 3,
+            backoff: Duration::from_millis(1),
+            max_wait: Duration::from_secs(5),
+            max_in_flight: 4,
+        };
+        (Client::new(cfg, Box::new(|_| {})), count, server)
+    }
+
+    fn reason(o: Outcome) -> String {
+        match o {
+            Outcome::Failed(r) => r,
+            other => panic!("not a failure: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_failing_service_stops_being_asked() {
+        let (client, count, server) = serve(502, "<html>bad gateway</html>", &[]);
+        for i in 0..BREAKER {
+            let r = reason(client.lookup(&format!("{i:064}")));
+            assert!(r.contains("HTTP 502") && r.contains("after 4 tries"), "{r}");
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 4 * BREAKER);
+        let r = reason(client.lookup(&"f".repeat(64)));
+        assert!(r.starts_with("not asked: the last 5 lookups failed"), "{r}");
+        assert_eq!(count.load(Ordering::SeqCst), 4 * BREAKER, "nothing sent");
+        server.unblock();
+    }
+
+    #[test]
+    fn an_overlong_retry_after_ends_the_run_and_404_html_is_no_answer() {
+        let (client, count, server) = serve(429, "{}", &[("Retry-After", "3600")]);
+        let r = reason(client.lookup(&"a".repeat(64)));
+        assert!(r.contains("told to wait 3600 s"), "{r}");
+        assert!(reason(client.lookup(&"b".repeat(64))).starts_with("not asked"));
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        server.unblock();
+        // A wrong base URL answering an HTML 404 page is not "not found".
+        let (client, _, server) = serve(404, "<!DOCTYPE html><html>nope</html>", &[]);
+        let r = reason(client.lookup(&"c".repeat(64)));
+        assert!(r.contains("HTTP 404: an HTML page"), "{r}");
+        server.unblock();
+        // Nothing listening: a network failure with the URL, retried once.
+        let (client, _, server) = serve(200, "{}", &[]);
+        let url = client.cfg.base_url.clone();
+        server.unblock();
+        drop(server);
+        std::thread::sleep(Duration::from_millis(50));
+        let r = reason(client.lookup(&"d".repeat(64)));
+        assert!(r.contains(&url) && r.contains("after 2 tries"), "{r}");
+    }
+
     #[test]
     fn the_pacer_spaces_slots_and_holds_off() {
         let p = Pacer {

@@ -47,6 +47,7 @@ pub struct MetaReport {
     pub failed: usize,
     /// Due lookups not made because of --offline or --no-fetch.
     pub skipped_offline: usize,
+    /// Time spent on sidecars and lookups.
     pub seconds: f64,
     pub problems: Vec<MetaProblem>,
 }
@@ -58,10 +59,12 @@ pub fn import_sidecars(
     clock: &dyn Clock,
     report: &mut MetaReport,
 ) -> anyhow::Result<()> {
-    let known = store.model_infos()?;
+    let started = Instant::now();
+    let known = store.info_states()?;
     let mut done: HashSet<String> = HashSet::new();
+    let mut finder = sidecars::Finder::default();
     for f in store.hashed_files()? {
-        let found = sidecars::find(std::path::Path::new(&f.path));
+        let found = finder.find(std::path::Path::new(&f.path));
         if found.is_empty() || done.contains(&f.sha256) {
             continue;
         }
@@ -94,6 +97,7 @@ pub fn import_sidecars(
         }
         done.insert(f.sha256);
     }
+    report.seconds += started.elapsed().as_secs_f64();
     Ok(())
 }
 

@@ -46,6 +46,18 @@ impl InfoSource {
         }
     }
 
+    pub fn parse(s: &str) -> Option<InfoSource> {
+        [
+            InfoSource::Civitai,
+            InfoSource::LoraManager,
+            InfoSource::CivitaiInfo,
+            InfoSource::StabilityMatrix,
+            InfoSource::A1111,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
     /// How `gen models show` names it.
     pub fn describe(self) -> &'static str {
         match self {

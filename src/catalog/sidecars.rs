@@ -8,6 +8,8 @@
 //! version), which only adds to the others. Reads are bounded; a broken or
 //! stale sidecar is a problem reported with its path, never a stop.
 
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -57,35 +59,60 @@ pub struct SidecarInfo {
     pub problems: Vec<SidecarError>,
 }
 
-/// The sidecars beside `model`, in order of preference. Only stats files.
+const SUFFIXES: [(InfoSource, &str); 4] = [
+    (InfoSource::LoraManager, ".metadata.json"),
+    (InfoSource::CivitaiInfo, ".civitai.info"),
+    (InfoSource::StabilityMatrix, ".cm-info.json"),
+    (InfoSource::A1111, ".json"),
+];
+
+/// Finds sidecars, listing each folder once: a re-index of a large library
+/// then costs one directory read per folder, not four stats per file.
+#[derive(Default)]
+pub struct Finder {
+    listings: HashMap<PathBuf, HashSet<OsString>>,
+}
+
+impl Finder {
+    /// The sidecars beside `model`, in order of preference.
+    pub fn find(&mut self, model: &Path) -> Vec<Found> {
+        let (Some(dir), Some(stem)) = (model.parent(), model.file_stem()) else {
+            return Vec::new();
+        };
+        let names = self.listings.entry(dir.to_path_buf()).or_insert_with(|| {
+            std::fs::read_dir(dir)
+                .map(|rd| rd.filter_map(|e| Some(e.ok()?.file_name())).collect())
+                .unwrap_or_default()
+        });
+        SUFFIXES
+            .iter()
+            .filter_map(|(source, suffix)| {
+                let mut name = stem.to_os_string();
+                name.push(suffix);
+                if !names.contains(&name) {
+                    return None;
+                }
+                let path = dir.join(name);
+                let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
+                let mtime = meta
+                    .modified()
+                    .ok()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                Some(Found {
+                    source: *source,
+                    path,
+                    mtime,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The sidecars beside `model`, in order of preference.
 pub fn find(model: &Path) -> Vec<Found> {
-    let (Some(dir), Some(stem)) = (model.parent(), model.file_stem()) else {
-        return Vec::new();
-    };
-    let stem = stem.to_string_lossy();
-    [
-        (InfoSource::LoraManager, ".metadata.json"),
-        (InfoSource::CivitaiInfo, ".civitai.info"),
-        (InfoSource::StabilityMatrix, ".cm-info.json"),
-        (InfoSource::A1111, ".json"),
-    ]
-    .into_iter()
-    .filter_map(|(source, suffix)| {
-        let path = dir.join(format!("{stem}{suffix}"));
-        let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
-        let mtime = meta
-            .modified()
-            .ok()?
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        Some(Found {
-            source,
-            path,
-            mtime,
-        })
-    })
-    .collect()
+    Finder::default().find(model)
 }
 
 /// Reads the sidecars `find` returned for a file whose SHA-256 is `sha256`
@@ -136,7 +163,11 @@ pub fn read(found: &[Found], sha256: &str, now: i64) -> SidecarInfo {
     }
     match (&mut out.info, extra) {
         (Some(info), Some(extra)) if info.status == LookupStatus::Found => supplement(info, extra),
-        (None, Some(extra)) => out.info = Some(extra),
+        // What the user wrote beats another tool's "not found".
+        (_, Some(extra)) => {
+            out.info = Some(extra);
+            out.raw = None;
+        }
         _ => {}
     }
     out

@@ -10,8 +10,18 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::Value;
 
-use super::metadata::{LookupStatus, ModelInfo, merge_lookup, merge_sidecar};
+use super::metadata::{InfoSource, LookupStatus, ModelInfo, merge_lookup, merge_sidecar};
 use super::store::Store;
+
+/// The columns of a stored record that decide whether a sidecar is read
+/// again, without parsing its JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfoState {
+    pub source: InfoSource,
+    pub status: LookupStatus,
+    pub fetched_at: i64,
+    pub sidecar_mtime: Option<i64>,
+}
 
 /// An active, hashed file: where it is and what it hashes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +46,40 @@ impl Store {
             // A row this version cannot read is skipped, not fatal.
             if let Ok(info) = serde_json::from_str::<ModelInfo>(&text) {
                 out.insert(sha, info);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`InfoState`] by SHA-256, for every record.
+    pub fn info_states(&self) -> anyhow::Result<HashMap<String, InfoState>> {
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT sha256, source, status, fetched_at, sidecar_mtime FROM model_info")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (sha, source, status, fetched_at, sidecar_mtime) = row?;
+            if let (Some(source), Some(status)) =
+                (InfoSource::parse(&source), LookupStatus::parse(&status))
+            {
+                out.insert(
+                    sha,
+                    InfoState {
+                        source,
+                        status,
+                        fetched_at,
+                        sidecar_mtime,
+                    },
+                );
             }
         }
         Ok(out)
@@ -210,7 +254,7 @@ fn write_info(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::metadata::{InfoSource, Lookup};
+    use crate::catalog::metadata::Lookup;
     use crate::catalog::store::IndexedFile;
     use crate::catalog::{Base, Category, Format, Kind, Probe};
 
@@ -292,9 +336,14 @@ mod tests {
         // --refresh asks about everything, each hash once.
         assert_eq!(
             s.lookups_due(t0, ttl, true).unwrap(),
-            vec![a.clone(), b, c, d]
+            vec![a.clone(), b.clone(), c, d]
         );
         assert_eq!(s.model_infos().unwrap().len(), 3);
+        let st = &s.info_states().unwrap()[&b];
+        assert_eq!(
+            (st.source, st.status, st.fetched_at),
+            (InfoSource::Civitai, LookupStatus::NotFound, t0)
+        );
     }
 
     #[test]

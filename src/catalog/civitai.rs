@@ -23,6 +23,8 @@ use crate::config::{CivitaiSettings, Secret};
 
 /// Answers larger than this are refused (a by-hash answer is a few KiB).
 const MAX_BODY: u64 = 16 * 1024 * 1024;
+/// The most hashes one bulk request may carry (CivitAI's limit).
+pub const BULK_MAX: usize = 100;
 /// After this many lookups in a row failed for a retryable reason, the rest
 /// of the run asks nothing.
 const BREAKER: u32 = 5;
@@ -240,18 +242,14 @@ impl Client {
             self.cfg.base_url,
             sha256.to_ascii_lowercase()
         );
-        let outcome = match self.get_json(&url) {
-            Ok(version) => match u64_of(version.get("modelId")) {
-                Some(model_id) => {
-                    let model = self.model(model_id);
-                    Outcome::Found { version, model }
-                }
-                None if version.get("id").is_some() => Outcome::Found {
-                    version,
-                    model: Err("the answer names no model id".into()),
-                },
-                None => Outcome::Failed(format!("{url}: the answer is not a model version")),
-            },
+        let outcome = match self.call_json(&url, None) {
+            Ok(version)
+                if version.is_object()
+                    && (version.get("id").is_some() || version.get("modelId").is_some()) =>
+            {
+                self.complete(version)
+            }
+            Ok(_) => Outcome::Failed(format!("{url}: the answer is not a model version")),
             Err((FetchError::NotFound { message, .. }, _)) => {
                 Outcome::NotFound(format!("CivitAI does not know this file ({message})"))
             }
@@ -273,6 +271,74 @@ impl Client {
         outcome
     }
 
+    /// A found version with its model answer (for the tags).
+    pub fn complete(&self, version: Value) -> Outcome {
+        let model = match u64_of(version.get("modelId")) {
+            Some(id) => self.model(id),
+            None => Err("the answer names no model id".into()),
+        };
+        Outcome::Found { version, model }
+    }
+
+    /// Asks about up to [`BULK_MAX`] files in one request
+    /// (`POST /api/v1/model-versions/by-hash`): the versions found, by the
+    /// SHA-256 (lower-case) of theirs we asked about. A hash absent from the
+    /// map is unknown to CivitAI. `Err` when the request got no usable
+    /// answer; the caller then asks file by file.
+    pub fn lookup_bulk(&self, sha256s: &[String]) -> Result<HashMap<String, Value>, String> {
+        if let Some(why) = self
+            .stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Err(format!("not asked: {why}"));
+        }
+        let url = format!("{}/api/v1/model-versions/by-hash", self.cfg.base_url);
+        let asked: Vec<String> = sha256s
+            .iter()
+            .take(BULK_MAX)
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
+        let body = Value::from(
+            asked
+                .iter()
+                .map(|s| s.to_ascii_uppercase())
+                .collect::<Vec<_>>(),
+        )
+        .to_string();
+        let answer = match self.call_json(&url, Some(&body)) {
+            Ok(v) => v,
+            Err((e, tries)) => {
+                if let FetchError::WaitTooLong { .. } = e {
+                    self.stop(e.to_string());
+                }
+                let why = with_tries(&e, tries);
+                (self.log)(&format!(
+                    "civitai: bulk lookup failed ({why}); asking file by file"
+                ));
+                return Err(why);
+            }
+        };
+        let Some(versions) = answer.as_array() else {
+            return Err(format!("{url}: the answer is not a list of model versions"));
+        };
+        let mut found = HashMap::new();
+        for v in versions.iter().filter(|v| v.is_object()) {
+            let files = v.get("files").and_then(Value::as_array);
+            for f in files.into_iter().flatten() {
+                if let Some(h) = f.pointer("/hashes/SHA256").and_then(Value::as_str) {
+                    let h = h.to_ascii_lowercase();
+                    if asked.contains(&h) {
+                        found.insert(h, v.clone());
+                    }
+                }
+            }
+        }
+        self.failing.store(0, Ordering::SeqCst);
+        Ok(found)
+    }
+
     fn stop(&self, why: String) {
         let mut s = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
         if s.is_none() {
@@ -289,18 +355,21 @@ impl Client {
         };
         cell.get_or_init(|| {
             let url = format!("{}/api/v1/models/{id}", self.cfg.base_url);
-            self.get_json(&url)
-                .map_err(|(e, tries)| with_tries(&e, tries))
+            match self.call_json(&url, None) {
+                Ok(v) if v.is_object() => Ok(v),
+                Ok(_) => Err(format!("{url}: the answer is not a JSON object")),
+                Err((e, tries)) => Err(with_tries(&e, tries)),
+            }
         })
         .clone()
     }
 
-    /// GET with pacing, retries and backoff; a JSON object, or why not
-    /// and after how many tries.
-    fn get_json(&self, url: &str) -> Result<Value, (FetchError, u32)> {
+    /// GET (or POST `body`) with pacing, retries and backoff; the JSON
+    /// answer, or why not and after how many tries.
+    fn call_json(&self, url: &str, body: Option<&str>) -> Result<Value, (FetchError, u32)> {
         let mut attempt = 0u32;
         loop {
-            let (err, retry_after) = match self.get_once(url) {
+            let (err, retry_after) = match self.request_once(url, body) {
                 Ok(v) => return Ok(v),
                 Err((e, _)) if !e.retryable() => return Err((e, attempt + 1)),
                 Err(e) => e,
@@ -336,18 +405,44 @@ impl Client {
     }
 
     /// One paced request. On a retryable error, the wait the server asked for.
-    fn get_once(&self, url: &str) -> Result<Value, (FetchError, Option<Duration>)> {
+    fn request_once(
+        &self,
+        url: &str,
+        body: Option<&str>,
+    ) -> Result<Value, (FetchError, Option<Duration>)> {
         let _in_flight = self.gate.enter();
         self.pacer.wait();
-        let mut req = self.agent.get(url).header("Accept", "application/json");
-        if let Some(key) = &self.cfg.api_key {
-            req = req.header("Authorization", format!("Bearer {}", key.expose().trim()));
-        }
+        let auth = self
+            .cfg
+            .api_key
+            .as_ref()
+            .map(|key| format!("Bearer {}", key.expose().trim()));
+        let method = if body.is_some() { "POST" } else { "GET" };
         let started = Instant::now();
-        let mut resp = match req.call() {
+        let sent = match body {
+            None => {
+                let mut req = self.agent.get(url).header("Accept", "application/json");
+                if let Some(a) = &auth {
+                    req = req.header("Authorization", a);
+                }
+                req.call()
+            }
+            Some(body) => {
+                let mut req = self
+                    .agent
+                    .post(url)
+                    .header("Accept", "application/json")
+                    .header("Content-Type", "application/json");
+                if let Some(a) = &auth {
+                    req = req.header("Authorization", a);
+                }
+                req.send(body)
+            }
+        };
+        let mut resp = match sent {
             Ok(r) => r,
             Err(e) => {
-                (self.log)(&format!("civitai: GET {url} -> {}", short(&e)));
+                (self.log)(&format!("civitai: {method} {url} -> {}", short(&e)));
                 return Err((self.transport_error(url, e), None));
             }
         };
@@ -363,7 +458,7 @@ impl Client {
         let html = header("content-type").is_some_and(|c| c.contains("text/html"));
         let body = resp.body_mut().with_config().limit(MAX_BODY).read_to_vec();
         (self.log)(&format!(
-            "civitai: GET {url} -> {status} in {:.2} s",
+            "civitai: {method} {url} -> {status} in {:.2} s",
             started.elapsed().as_secs_f64()
         ));
         let body = body.map_err(|e| (self.transport_error(url, e), None))?;
@@ -380,16 +475,6 @@ impl Client {
                         None,
                     )
                 })?;
-                if !v.is_object() {
-                    return Err((
-                        FetchError::Status {
-                            url,
-                            status,
-                            message: "the answer is not a JSON object".into(),
-                        },
-                        None,
-                    ));
-                }
                 Ok(v)
             }
             404 if !html => Err((

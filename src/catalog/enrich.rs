@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::civitai::{Client, Outcome};
+use super::civitai::{BULK_MAX, Client, Outcome};
 use super::metadata::{Clock, InfoSource, Lookup, LookupStatus, ModelInfo, from_civitai_version};
 use super::sidecars;
 use super::store::Store;
@@ -101,8 +101,58 @@ pub fn import_sidecars(
     Ok(())
 }
 
-/// Asks CivitAI about `due` (SHA-256s), `client.max_in_flight()` at a time,
-/// and stores each outcome as it arrives.
+/// From this many due lookups on, CivitAI is first asked in bulk (100
+/// hashes a request); fewer are asked file by file.
+pub const BULK_FROM: usize = 16;
+
+/// Work for the lookup threads.
+enum Job {
+    /// Ask about this SHA-256 alone.
+    Ask(String),
+    /// Found in bulk: fetch the model answer (tags) for this version.
+    Complete(String, serde_json::Value),
+}
+
+/// Stores outcomes as they arrive and counts them.
+struct Recorder<'a> {
+    store: &'a Store,
+    clock: &'a dyn Clock,
+    paths: HashMap<String, String>,
+    progress: &'a dyn LookupProgress,
+    report: &'a mut MetaReport,
+}
+
+impl Recorder<'_> {
+    fn record(&mut self, sha: &str, outcome: Outcome) -> anyhow::Result<()> {
+        let (info, raw, raw_model) = to_info(outcome, self.clock.now());
+        match info.lookup.as_ref().map(|l| l.status) {
+            Some(LookupStatus::Found) => self.report.found += 1,
+            Some(LookupStatus::NotFound) => self.report.not_found += 1,
+            _ => {
+                self.report.failed += 1;
+                self.report.problems.push(MetaProblem {
+                    path: self
+                        .paths
+                        .get(sha)
+                        .cloned()
+                        .unwrap_or_else(|| sha.to_string()),
+                    error: format!(
+                        "CivitAI lookup failed: {}",
+                        info.reason.as_deref().unwrap_or("no reason")
+                    ),
+                });
+            }
+        }
+        self.progress.done(sha, info.status);
+        self.store
+            .record_lookup(sha, info, raw.as_ref(), raw_model.as_ref())?;
+        Ok(())
+    }
+}
+
+/// Asks CivitAI about `due` (lower-case SHA-256s): in bulk first when there
+/// are many, then `client.max_in_flight()` at a time; each outcome is
+/// stored as it arrives.
 pub fn fetch(
     store: &Store,
     client: &Client,
@@ -118,18 +168,55 @@ pub fn fetch(
         .map(|f| (f.sha256, f.path))
         .collect();
     progress.start(due.len() as u64);
+    let mut rec = Recorder {
+        store,
+        clock,
+        paths,
+        progress,
+        report,
+    };
+    let mut jobs: Vec<Job> = Vec::with_capacity(due.len());
+    if due.len() >= BULK_FROM {
+        for chunk in due.chunks(BULK_MAX) {
+            match client.lookup_bulk(chunk) {
+                Ok(mut found) => {
+                    for sha in chunk {
+                        match found.remove(sha) {
+                            Some(v) => jobs.push(Job::Complete(sha.clone(), v)),
+                            None => rec.record(
+                                sha,
+                                Outcome::NotFound(
+                                    "CivitAI does not know this file (absent from its bulk answer)"
+                                        .into(),
+                                ),
+                            )?,
+                        }
+                    }
+                }
+                // Asked again one by one, which says why for each file.
+                Err(_) => jobs.extend(chunk.iter().cloned().map(Job::Ask)),
+            }
+        }
+    } else {
+        jobs.extend(due.iter().cloned().map(Job::Ask));
+    }
+
     let next = AtomicUsize::new(0);
-    let workers = client.max_in_flight().min(due.len());
-    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+    let workers = client.max_in_flight().min(jobs.len());
+    let (tx, rx) = mpsc::channel::<(String, Outcome)>();
     let result = std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
-            let next = &next;
+            let (next, jobs) = (&next, &jobs);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(sha) = due.get(i) else { break };
-                    if tx.send((i, client.lookup(sha))).is_err() {
+                    let Some(job) = jobs.get(i) else { break };
+                    let done = match job {
+                        Job::Ask(sha) => (sha.clone(), client.lookup(sha)),
+                        Job::Complete(sha, v) => (sha.clone(), client.complete(v.clone())),
+                    };
+                    if tx.send(done).is_err() {
                         break;
                     }
                 }
@@ -137,25 +224,8 @@ pub fn fetch(
         }
         drop(tx);
         let mut result = Ok(());
-        for (i, outcome) in rx {
-            let sha = &due[i];
-            let (info, raw, raw_model) = to_info(outcome, clock.now());
-            match info.lookup.as_ref().map(|l| l.status) {
-                Some(LookupStatus::Found) => report.found += 1,
-                Some(LookupStatus::NotFound) => report.not_found += 1,
-                _ => {
-                    report.failed += 1;
-                    report.problems.push(MetaProblem {
-                        path: paths.get(sha).cloned().unwrap_or_else(|| sha.clone()),
-                        error: format!(
-                            "CivitAI lookup failed: {}",
-                            info.reason.as_deref().unwrap_or("no reason")
-                        ),
-                    });
-                }
-            }
-            progress.done(sha, info.status);
-            if let Err(e) = store.record_lookup(sha, info, raw.as_ref(), raw_model.as_ref()) {
+        for (sha, outcome) in rx {
+            if let Err(e) = rec.record(&sha, outcome) {
                 // A database error: stop handing out work, keep the first error.
                 next.store(usize::MAX / 2, Ordering::SeqCst);
                 if result.is_ok() {
@@ -166,7 +236,7 @@ pub fn fetch(
         result
     });
     progress.finish();
-    report.seconds += started.elapsed().as_secs_f64();
+    rec.report.seconds += started.elapsed().as_secs_f64();
     result
 }
 

@@ -19,8 +19,18 @@ use crate::{Env, by_path, safetensors_bytes, stderr, stdout};
 #[derive(Debug, Clone)]
 struct Seen {
     at: Instant,
+    /// "/api/..." for a GET, "POST /api/..." otherwise.
     path: String,
     auth: Option<String>,
+}
+
+/// A request as the handler sees it.
+struct Req {
+    /// As in [`Seen`].
+    path: String,
+    body: String,
+    /// How many requests for this path came before.
+    nth: usize,
 }
 
 struct Reply {
@@ -52,9 +62,7 @@ impl Reply {
     }
 }
 
-/// Answers a request from its path and how many requests for that path
-/// came before it.
-type Handler = dyn Fn(&str, usize) -> Reply + Send + Sync;
+type Handler = dyn Fn(&Req) -> Reply + Send + Sync;
 
 struct Mock {
     url: String,
@@ -65,14 +73,11 @@ struct Mock {
 }
 
 impl Mock {
-    fn start(handler: impl Fn(&str, usize) -> Reply + Send + Sync + 'static) -> Mock {
+    fn start(handler: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Mock {
         Mock::start_on("127.0.0.1", handler)
     }
 
-    fn start_on(
-        host: &str,
-        handler: impl Fn(&str, usize) -> Reply + Send + Sync + 'static,
-    ) -> Mock {
+    fn start_on(host: &str, handler: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Mock {
         let server = Arc::new(tiny_http::Server::http(format!("{host}:0")).unwrap());
         let url = format!("http://{}", server.server_addr().to_ip().unwrap());
         let seen = Arc::new(Mutex::new(Vec::<Seen>::new()));
@@ -81,8 +86,13 @@ impl Mock {
         let thread = {
             let (server, seen, in_flight) = (server.clone(), seen.clone(), in_flight.clone());
             std::thread::spawn(move || {
-                for req in server.incoming_requests() {
-                    let path = req.url().to_string();
+                for mut req in server.incoming_requests() {
+                    let path = match req.method() {
+                        tiny_http::Method::Get => req.url().to_string(),
+                        m => format!("{m} {}", req.url()),
+                    };
+                    let mut body = String::new();
+                    let _ = std::io::Read::read_to_string(req.as_reader(), &mut body);
                     let auth = req
                         .headers()
                         .iter()
@@ -105,7 +115,7 @@ impl Mock {
                             f.0 += 1;
                             f.1 = f.1.max(f.0);
                         }
-                        let reply = handler(&path, nth);
+                        let reply = handler(&Req { path, body, nth });
                         std::thread::sleep(reply.delay);
                         in_flight.lock().unwrap().0 -= 1;
                         let mut resp = tiny_http::Response::from_string(reply.body)
@@ -157,7 +167,21 @@ impl Drop for Mock {
 /// A stand-in that knows `answers` (sha256 → by-hash answer) and `models`
 /// (id → models answer); anything else is CivitAI's 404.
 fn civitai(answers: HashMap<String, Value>, models: HashMap<u64, Value>) -> Mock {
-    Mock::start(move |path, _| {
+    Mock::start(move |r| {
+        let path = r.path.as_str();
+        if path == "POST /api/v1/model-versions/by-hash" {
+            // Versions whose files carry an asked hash; unknown ones absent.
+            let asked: Vec<String> = serde_json::from_str(&r.body).unwrap();
+            let versions: Vec<Value> = asked
+                .iter()
+                .filter_map(|h| {
+                    let mut v = answers.get(&h.to_ascii_lowercase())?.clone();
+                    v["files"][0]["hashes"]["SHA256"] = json!(h.to_ascii_uppercase());
+                    Some(v)
+                })
+                .collect();
+            return Reply::json(200, json!(versions));
+        }
         if let Some(h) = path.strip_prefix("/api/v1/model-versions/by-hash/") {
             return match answers.get(&h.to_ascii_lowercase()) {
                 Some(v) => Reply::json(200, v),
@@ -373,7 +397,8 @@ fn a_429_with_retry_after_is_waited_for_then_succeeds() {
     let env = Env::new();
     let (lora, sha) = model(&env, "loras/a.safetensors", 1);
     let answer = sample("civitai/by-hash_sd15-lora_watercolor.json");
-    let mock = Mock::start(move |path, nth| {
+    let mock = Mock::start(move |r| {
+        let (path, nth) = (r.path.as_str(), r.nth);
         if path.contains("by-hash") && nth == 0 {
             Reply::json(429, json!({"error": "Too Many Requests"})).header("Retry-After", "2")
         } else if path.contains("by-hash") {
@@ -409,7 +434,8 @@ fn a_cloudflare_refusal_is_retried_not_taken_as_data() {
     let env = Env::new();
     let (lora, _) = model(&env, "loras/a.safetensors", 1);
     let answer = sample("civitai/by-hash_sd15-lora_watercolor.json");
-    let mock = Mock::start(move |path, nth| {
+    let mock = Mock::start(move |r| {
+        let (path, nth) = (r.path.as_str(), r.nth);
         if path.contains("by-hash") && nth == 0 {
             Reply {
                 status: 403,
@@ -433,7 +459,7 @@ fn a_cloudflare_refusal_is_retried_not_taken_as_data() {
 fn a_server_failing_every_time_is_recorded_and_the_index_completes() {
     let env = Env::new();
     let (lora, _) = model(&env, "loras/a.safetensors", 1);
-    let mock = Mock::start(|_, _| {
+    let mock = Mock::start(|_| {
         Reply::json(
             500,
             json!({"error": "Failed to fetch model version details"}),
@@ -482,7 +508,7 @@ fn a_server_failing_every_time_is_recorded_and_the_index_completes() {
 fn malformed_json_is_a_failure_with_its_reason() {
     let env = Env::new();
     let (lora, _) = model(&env, "loras/a.safetensors", 1);
-    let mock = Mock::start(|_, _| Reply::json(200, "{\"id\": 5, \"modelId\": "));
+    let mock = Mock::start(|_| Reply::json(200, "{\"id\": 5, \"modelId\": "));
     let cfg = config(&env, &mock.url, "");
     let (report, _) = index_online(&env, &cfg, &[]);
     assert_eq!(report["metadata"]["failed"], 1);
@@ -503,7 +529,7 @@ fn malformed_json_is_a_failure_with_its_reason() {
 fn a_server_slower_than_the_timeout_fails_in_time() {
     let env = Env::new();
     let (lora, _) = model(&env, "loras/a.safetensors", 1);
-    let mock = Mock::start(|_, _| Reply::not_found().delayed(Duration::from_secs(4)));
+    let mock = Mock::start(|_| Reply::not_found().delayed(Duration::from_secs(4)));
     let cfg = config(
         &env,
         &mock.url,
@@ -575,7 +601,7 @@ fn requests_are_spaced_by_the_rate_limit_and_at_most_four_fly() {
     for i in 0..10 {
         model(&env, &format!("loras/l{i}.safetensors"), i);
     }
-    let slow = Mock::start(|_, _| Reply::not_found().delayed(Duration::from_millis(600)));
+    let slow = Mock::start(|_| Reply::not_found().delayed(Duration::from_millis(600)));
     let cfg = config(&env, &slow.url, "requests_per_second = 100.0\n");
     index_online(&env, &cfg, &[]);
     assert_eq!(slow.count("by-hash"), 10);
@@ -611,14 +637,15 @@ fn the_key_is_sent_as_bearer_to_that_host_only_and_never_shown() {
     let (lora, sha) = model(&env, "loras/a.safetensors", 1);
     let (moved, moved_sha) = model(&env, "loras/b.safetensors", 2);
     // Another host (127.0.0.2 is loopback too) to which one answer redirects.
-    let elsewhere = Mock::start_on("127.0.0.2", |_, _| Reply::not_found());
+    let elsewhere = Mock::start_on("127.0.0.2", |_| Reply::not_found());
     let target = format!(
         "{}/api/v1/model-versions/by-hash/{moved_sha}",
         elsewhere.url
     );
     let answer = sample("civitai/by-hash_sdxl-lora_detail-tweaker-xl.json");
     let (sha_c, moved_c) = (sha.clone(), moved_sha.clone());
-    let mock = Mock::start(move |path, _| {
+    let mock = Mock::start(move |r| {
+        let path = r.path.as_str();
         if path.ends_with(&sha_c) {
             Reply::json(200, &answer)
         } else if path.ends_with(&moved_c) {
@@ -890,4 +917,79 @@ fn civitai_replaces_an_older_sidecar_and_a_newer_sidecar_wins() {
     );
     assert_eq!(i["lookup"]["status"], "found", "the lookup record is kept");
     assert_eq!(mock.seen().len(), asked);
+}
+
+#[test]
+fn many_files_are_asked_in_bulk() {
+    let env = Env::new();
+    let shas: Vec<(PathBuf, String)> = (0..20)
+        .map(|i| model(&env, &format!("loras/l{i:02}.safetensors"), i))
+        .collect();
+    let mut v2 = sample("civitai/by-hash_sdxl-lora_detail-tweaker-xl.json");
+    v2["id"] = json!(999);
+    let mock = civitai(
+        HashMap::from([
+            (
+                shas[3].1.clone(),
+                sample("civitai/by-hash_sdxl-lora_detail-tweaker-xl.json"),
+            ),
+            (shas[7].1.clone(), v2),
+            (
+                shas[19].1.clone(),
+                sample("civitai/by-hash_sd15-lora_watercolor.json"),
+            ),
+        ]),
+        HashMap::from([(
+            122359,
+            sample("civitai/models_122359_detail-tweaker-xl.json"),
+        )]),
+    );
+    let cfg = config(&env, &mock.url, "");
+    let (report, _) = index_online(&env, &cfg, &[]);
+    let meta = &report["metadata"];
+    assert_eq!(
+        (meta["found"].as_u64(), meta["not_found"].as_u64()),
+        (Some(3), Some(17)),
+        "{meta:#}"
+    );
+    assert_eq!(mock.count("POST /api/v1/model-versions/by-hash"), 1);
+    assert_eq!(mock.count("by-hash/"), 0, "no single lookups");
+    assert_eq!(mock.count("/api/v1/models/122359"), 1);
+    assert_eq!(mock.count("/api/v1/models/105784"), 1);
+    let list = env.list();
+    let i = &by_path(&list, &shas[3].0)["info"];
+    assert_eq!(
+        (&i["model_name"], &i["base"]),
+        (&json!("Detail Tweaker XL"), &json!("sdxl"))
+    );
+    assert_eq!(i["tags"].as_array().unwrap().len(), 5);
+    assert_eq!(by_path(&list, &shas[7].0)["info"]["version_id"], 999);
+    assert_eq!(by_path(&list, &shas[19].0)["info"]["base"], "sd_1_5");
+    let unknown = &by_path(&list, &shas[0].0)["info"];
+    assert_eq!(unknown["status"], "not_found");
+    assert!(unknown["reason"].as_str().unwrap().contains("bulk answer"));
+    let asked = mock.seen().len();
+    let (report, _) = index_online(&env, &cfg, &[]);
+    assert_eq!(report["metadata"]["due"], 0);
+    assert_eq!(mock.seen().len(), asked);
+}
+
+#[test]
+fn a_refused_bulk_request_falls_back_to_single_lookups() {
+    let env = Env::new();
+    for i in 0..16 {
+        model(&env, &format!("loras/l{i:02}.safetensors"), i);
+    }
+    let mock = Mock::start(|r| {
+        if r.path.starts_with("POST") {
+            Reply::json(405, json!({"error": "Method Not Allowed"}))
+        } else {
+            Reply::not_found()
+        }
+    });
+    let cfg = config(&env, &mock.url, "requests_per_second = 50.0\n");
+    let (report, _) = index_online(&env, &cfg, &[]);
+    assert_eq!(report["metadata"]["not_found"], 16, "{report:#}");
+    assert_eq!(mock.count("POST"), 1);
+    assert_eq!(mock.count("by-hash/"), 16);
 }

@@ -229,12 +229,7 @@ impl Client {
     /// Asks CivitAI about the file with this SHA-256, then about its model
     /// (once per model id and client) for the tags.
     pub fn lookup(&self, sha256: &str) -> Outcome {
-        if let Some(why) = self
-            .stopped
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
+        if let Some(why) = self.stopped() {
             return Outcome::Failed(format!("not asked: {why}"));
         }
         let url = format!(
@@ -286,20 +281,14 @@ impl Client {
     /// map is unknown to CivitAI. `Err` when the request got no usable
     /// answer; the caller then asks file by file.
     pub fn lookup_bulk(&self, sha256s: &[String]) -> Result<HashMap<String, Value>, String> {
-        if let Some(why) = self
-            .stopped
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
+        if let Some(why) = self.stopped() {
             return Err(format!("not asked: {why}"));
         }
+        if sha256s.len() > BULK_MAX {
+            return Err(format!("more than {BULK_MAX} hashes in one bulk request"));
+        }
         let url = format!("{}/api/v1/model-versions/by-hash", self.cfg.base_url);
-        let asked: Vec<String> = sha256s
-            .iter()
-            .take(BULK_MAX)
-            .map(|s| s.to_ascii_lowercase())
-            .collect();
+        let asked: Vec<String> = sha256s.iter().map(|s| s.to_ascii_lowercase()).collect();
         let body = Value::from(
             asked
                 .iter()
@@ -337,6 +326,14 @@ impl Client {
         }
         self.failing.store(0, Ordering::SeqCst);
         Ok(found)
+    }
+
+    /// Why the run's lookups stopped, if they did.
+    fn stopped(&self) -> Option<String> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn stop(&self, why: String) {

@@ -1,7 +1,7 @@
 //! The metadata phase of `gen index`, after hashing: import the sidecars
 //! already on disk (no network), then ask CivitAI about the files whose
-//! lookup is due, a few at a time, writing each answer as it comes so a
-//! killed run keeps what it learnt.
+//! lookup is due (in bulk when there are many, then a few at a time),
+//! writing each answer as it comes so a killed run keeps what it learnt.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};

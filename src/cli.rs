@@ -68,7 +68,12 @@ pub struct GlobalArgs {
     pub ollama_model: Option<String>,
 
     /// No network at all.
-    #[arg(long, global = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "GEN_OFFLINE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub offline: bool,
 
     /// Machine-readable JSON on stdout.

@@ -4,16 +4,23 @@
 //! `scan` walks the category folders, `probe` reads a file's header (never
 //! its weights, never a pickle) to tell kind and base model, `hash` computes
 //! SHA-256/AutoV2/AutoV3, and `store` keeps it all in SQLite. `index` ties
-//! them together. Only the plain types below cross into other rooms.
+//! them together. `sidecars` and `civitai` learn what a file is for, `metadata`
+//! normalises that into `ModelInfo`, `enrich` runs both after the index.
+//! Only the plain types below and `ModelInfo` cross into other rooms.
 
+pub mod civitai;
+pub mod enrich;
 pub mod gguf;
 pub mod hash;
 pub mod index;
+pub mod metadata;
 pub mod probe;
 pub mod roots;
 pub mod safetensors;
 pub mod scan;
+pub mod sidecars;
 pub mod store;
+pub mod store_meta;
 #[doc(hidden)]
 pub mod testkit;
 

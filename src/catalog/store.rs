@@ -24,7 +24,7 @@ use crate::error::GenError;
 /// Other rooms' tables live in the same file; their migrations are listed
 /// here so that one `user_version` counts them all.
 fn migrations() -> Vec<&'static str> {
-    let mut all = vec![ENTRIES];
+    let mut all = vec![ENTRIES, MODEL_INFO];
     all.extend_from_slice(crate::presets::db::MIGRATIONS);
     all
 }
@@ -60,6 +60,30 @@ const ENTRIES: &str = "CREATE TABLE entries (
     CREATE INDEX entries_autov3 ON entries(autov3);
     CREATE INDEX entries_name ON entries(name COLLATE NOCASE);
     CREATE INDEX entries_kind_base ON entries(kind, base);";
+
+/// 2: what sidecars and CivitAI know, by content (so it follows a moved
+/// file). `info` is the normalised ModelInfo as JSON; the columns beside
+/// it are what queries need; `lookup_*` is the last CivitAI lookup.
+const MODEL_INFO: &str = "CREATE TABLE model_info (
+        sha256        TEXT PRIMARY KEY,
+        source        TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        reason        TEXT,
+        fetched_at    INTEGER NOT NULL,
+        sidecar_path  TEXT,
+        sidecar_mtime INTEGER,
+        model_id      INTEGER,
+        version_id    INTEGER,
+        base          TEXT,
+        info          TEXT NOT NULL,
+        raw           TEXT,
+        raw_model     TEXT,
+        lookup_status TEXT,
+        lookup_reason TEXT,
+        looked_up_at  INTEGER
+    );
+    CREATE INDEX model_info_model ON model_info(model_id);
+    CREATE INDEX model_info_lookup ON model_info(lookup_status, looked_up_at);";
 
 /// The stat facts and identity of a stored file, for deciding what to re-read.
 #[derive(Debug, Clone, PartialEq, Eq)]

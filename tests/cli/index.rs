@@ -271,6 +271,7 @@ fn unreadable_files_are_reported() {
         StdCommand::new(assert_cmd::cargo::cargo_bin("gen"))
     };
     cmd.env("HOME", env.root().join("home"))
+        .env("GEN_OFFLINE", "1")
         .env("XDG_DATA_HOME", env.root().join("data"))
         .env("XDG_CONFIG_HOME", env.root().join("config"))
         .args(["--json", "--models"])

@@ -1,6 +1,7 @@
 //! Tests of the real `gen` binary against model trees built in temp folders.
 //! One test binary (autotests = false) keeps linking cheap.
 
+mod civitai;
 mod docs;
 mod families;
 mod index;
@@ -13,7 +14,8 @@ use std::process::Output;
 use assert_cmd::Command;
 
 /// An isolated environment: HOME, XDG folders and the catalogue all live in
-/// a temp folder, and no GEN_* variable from the caller leaks in.
+/// a temp folder, no GEN_* variable from the caller leaks in, and nothing
+/// goes to the network (GEN_OFFLINE) unless a test removes it.
 pub struct Env {
     pub tmp: tempfile::TempDir,
 }
@@ -53,7 +55,8 @@ impl Env {
         c.env("HOME", self.root().join("home"))
             .env("XDG_DATA_HOME", self.root().join("data"))
             .env("XDG_CONFIG_HOME", self.root().join("config"))
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .env("GEN_OFFLINE", "1");
         c
     }
 

@@ -120,6 +120,9 @@ pub struct ExampleParams {
     pub cfg: Option<f64>,
     /// Most common, verbatim ("DPM++ 2M Karras", "Euler a", "euler").
     pub sampler: Option<String>,
+    /// Most common `scheduler` / "Schedule type", verbatim ("karras").
+    #[serde(default)]
+    pub scheduler: Option<String>,
     pub clip_skip: Option<u32>,
     pub width: Option<u32>,
     pub height: Option<u32>,
@@ -469,6 +472,7 @@ pub fn example_params(images: &[Value]) -> Option<ExampleParams> {
     let mut steps = Vec::new();
     let mut cfgs = Vec::new();
     let mut samplers: Vec<String> = Vec::new();
+    let mut schedulers: Vec<String> = Vec::new();
     let mut clip_skips = Vec::new();
     let mut sizes = Vec::new();
     let mut count = 0u32;
@@ -485,6 +489,9 @@ pub fn example_params(images: &[Value]) -> Option<ExampleParams> {
         }
         if let Some(s) = str_of(meta.get("sampler")) {
             samplers.push(s);
+        }
+        if let Some(s) = str_of(meta.get("scheduler").or_else(|| meta.get("Schedule type"))) {
+            schedulers.push(s);
         }
         if let Some(c) = u64_of(meta.get("Clip skip").or_else(|| meta.get("clipSkip"))) {
             clip_skips.push(c as u32);
@@ -512,6 +519,7 @@ pub fn example_params(images: &[Value]) -> Option<ExampleParams> {
         steps: median(&mut steps).map(|s| s.round() as u32),
         cfg: median(&mut cfgs),
         sampler: most_common(samplers),
+        scheduler: most_common(schedulers),
         clip_skip: most_common(clip_skips),
         width: None,
         height: None,

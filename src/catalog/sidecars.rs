@@ -323,6 +323,7 @@ fn stability_matrix(json: &Value, now: i64) -> Option<ModelInfo> {
             steps: u64_of(d.get("Steps")).map(|s| s as u32),
             cfg: f64_of(d.get("CfgScale")),
             sampler: name(d.get("Sampler")),
+            scheduler: name(d.get("Scheduler")),
             clip_skip: None,
             width: u64_of(d.get("Width")).map(|w| w as u32),
             height: u64_of(d.get("Height")).map(|h| h as u32),

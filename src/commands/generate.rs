@@ -2,11 +2,13 @@
 //! prompts, look up what the user named, analyse, plan, and (when rendering
 //! lands) render. Everything is checked before any weight file is opened.
 
+use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 use std::time::Duration;
 
 use crate::catalog::index::read_path;
+use crate::catalog::metadata::effective_base;
 use crate::catalog::store::{ListFilter, Store};
 use crate::catalog::{CatalogEntry, Category};
 use crate::cli::GenerateArgs;
@@ -17,7 +19,8 @@ use crate::presets::resolve::Overrides;
 use crate::presets::{Level, PresetTable};
 use crate::select::analysis::{Analysis, analyse};
 use crate::select::ollama;
-use crate::select::plan::{self, Catalogue, Plan, Request, SeedSource};
+use crate::select::plan::{self, Catalogue, Known, Plan, Request, SeedSource};
+use crate::select::score::Facts;
 use crate::ui::Printer;
 
 pub fn run(
@@ -30,10 +33,7 @@ pub fn run(
     let prompts = prompts(args)?;
     let store = open_for_choosing(settings)?;
     let table = PresetTable::load().map_err(GenError::from)?;
-    let catalogue = Catalogue {
-        entries: store.list(&ListFilter::default())?,
-        known: Default::default(),
-    };
+    let catalogue = catalogue(&store)?;
     let model = args
         .model
         .as_deref()
@@ -105,6 +105,35 @@ pub fn run(
         }
     }
     Ok(Status::Success)
+}
+
+/// The active catalogue with what metadata knows of each file.
+fn catalogue(store: &Store) -> anyhow::Result<Catalogue> {
+    let entries = store.list(&ListFilter::default())?;
+    let infos = store.model_infos()?;
+    let mut known = HashMap::new();
+    for e in &entries {
+        let Some(sha) = &e.sha256 else { continue };
+        let info = infos.get(sha);
+        let facts = info
+            .map(|i| Facts {
+                tags: i.tags.clone(),
+                trained_words: i.trained_words.clone(),
+                downloads: i.downloads.unwrap_or(0),
+                rating: i.rating,
+                thumbs_up: i.thumbs_up.unwrap_or(0),
+                preferred_weight: i.preferred_weight,
+            })
+            .unwrap_or_default();
+        known.insert(
+            sha.clone(),
+            Known {
+                base: Some(effective_base(e.base, info)),
+                facts,
+            },
+        );
+    }
+    Ok(Catalogue { entries, known })
 }
 
 fn validate_args(args: &GenerateArgs) -> anyhow::Result<()> {

@@ -150,8 +150,9 @@ pub fn run(settings: &Settings, cmd: PresetsCommand, printer: &Printer) -> anyho
 }
 
 /// What CivitAI's example images say of a model, when known.
-fn example_stats(_store: &Store, _entry: &CatalogEntry) -> Option<ExampleStats> {
-    None
+fn example_stats(store: &Store, entry: &CatalogEntry) -> Option<ExampleStats> {
+    let info = store.model_info(entry.sha256.as_deref()?).ok().flatten()?;
+    info.examples.as_ref().map(ExampleStats::from)
 }
 
 fn find_model(store: &Store, query: &str) -> anyhow::Result<CatalogEntry> {

@@ -24,10 +24,10 @@
 //! Models of unknown base get no rows.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::names::{parse_sampler, parse_scheduler};
 use super::{Level, Preset, PresetTable};
+use crate::catalog::metadata::ExampleParams;
 use crate::catalog::{Base, CatalogEntry};
 
 /// What a model's CivitAI example images were generated with.
@@ -43,48 +43,17 @@ pub struct ExampleStats {
     pub clip_skip_mode: Option<u32>,
 }
 
-impl ExampleStats {
-    /// Statistics over CivitAI `images` (each with an optional `meta`, as
-    /// in `/api/v1/model-versions/by-hash`): `steps`, `cfgScale`,
-    /// `sampler`, `scheduler` or "Schedule type", "Clip skip".
-    pub fn from_images(images: &[Value]) -> ExampleStats {
-        let metas: Vec<&Value> = images
-            .iter()
-            .filter_map(|i| i.get("meta"))
-            .filter(|m| m.is_object())
-            .collect();
-        let field = |names: &[&str]| -> Vec<&Value> {
-            metas
-                .iter()
-                .filter_map(|m| {
-                    names
-                        .iter()
-                        .find_map(|n| m.get(*n))
-                        .filter(|v| !v.is_null())
-                })
-                .collect()
-        };
-        let steps: Vec<f64> = field(&["steps"]).into_iter().filter_map(number).collect();
-        let cfg: Vec<f64> = field(&["cfgScale"])
-            .into_iter()
-            .filter_map(number)
-            .collect();
-        let clip: Vec<String> = field(&["Clip skip", "clipSkip"])
-            .into_iter()
-            .filter_map(text)
-            .collect();
+/// The catalogue summarises CivitAI's example images once (see
+/// `catalog::metadata::example_params`); tuning reads that summary.
+impl From<&ExampleParams> for ExampleStats {
+    fn from(p: &ExampleParams) -> ExampleStats {
         ExampleStats {
-            count: metas.len() as u32,
-            steps_median: median(steps).map(|m| m.round() as u32),
-            cfg_median: median(cfg),
-            sampler_mode: mode(field(&["sampler"]).into_iter().filter_map(text).collect()),
-            scheduler_mode: mode(
-                field(&["scheduler", "Schedule type"])
-                    .into_iter()
-                    .filter_map(text)
-                    .collect(),
-            ),
-            clip_skip_mode: mode(clip).and_then(|c| c.parse().ok()),
+            count: p.count,
+            steps_median: p.steps,
+            cfg_median: p.cfg,
+            sampler_mode: p.sampler.clone(),
+            scheduler_mode: p.scheduler.clone(),
+            clip_skip_mode: p.clip_skip,
         }
     }
 }
@@ -202,41 +171,6 @@ fn tune_cfg(rows: &mut [Preset; 4], median: f64) -> Option<&'static str> {
     tuned
 }
 
-fn number(v: &Value) -> Option<f64> {
-    v.as_f64().or_else(|| v.as_str()?.trim().parse().ok())
-}
-
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn median(mut xs: Vec<f64>) -> Option<f64> {
-    xs.retain(|x| x.is_finite());
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(xs[n / 2]),
-        _ => Some((xs[n / 2 - 1] + xs[n / 2]) / 2.0),
-    }
-}
-
-/// The most frequent value; ties go to the alphabetically first.
-fn mode(mut xs: Vec<String>) -> Option<String> {
-    xs.sort();
-    let mut best: Option<(usize, &String)> = None;
-    for run in xs.chunk_by(|a, b| a == b) {
-        if best.is_none_or(|(n, _)| run.len() > n) {
-            best = Some((run.len(), &run[0]));
-        }
-    }
-    best.map(|(_, s)| s.clone())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,7 +207,8 @@ mod tests {
             {"meta": null},
             {"url": "no meta"}
         ]);
-        let s = ExampleStats::from_images(images.as_array().unwrap());
+        let p = crate::catalog::metadata::example_params(images.as_array().unwrap()).unwrap();
+        let s = ExampleStats::from(&p);
         assert_eq!(
             s,
             ExampleStats {
@@ -285,7 +220,7 @@ mod tests {
                 clip_skip_mode: Some(2),
             }
         );
-        assert_eq!(ExampleStats::from_images(&[]).count, 0);
+        assert!(crate::catalog::metadata::example_params(&[]).is_none());
     }
 
     #[test]

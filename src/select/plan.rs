@@ -34,7 +34,8 @@ pub fn renderable(base: Base) -> bool {
 /// What is known of a file beyond its header, by SHA-256.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Known {
-    /// A base decided by metadata (pony, illustrious, flux_krea ...).
+    /// The effective base when metadata decides it (pony, illustrious,
+    /// flux_krea ...; see `catalog::metadata::effective_base`).
     pub base: Option<Base>,
     pub facts: Facts,
 }
@@ -49,11 +50,7 @@ pub struct Catalogue {
 impl Catalogue {
     pub fn candidate(&self, e: &CatalogEntry) -> Candidate {
         let known = e.sha256.as_ref().and_then(|s| self.known.get(s));
-        let base = match known.and_then(|k| k.base) {
-            // Metadata refines within the family the tensors show.
-            Some(b) if e.base == Base::Unknown || b.family() == e.base.family() => b,
-            _ => e.base,
-        };
+        let base = known.and_then(|k| k.base).unwrap_or(e.base);
         Candidate {
             entry: e.clone(),
             base,

@@ -20,8 +20,12 @@ use crate::presets::{Level, PresetTable};
 use crate::select::analysis::{Analysis, analyse};
 use crate::select::ollama;
 use crate::select::plan::{self, Catalogue, Known, Plan, Request, SeedSource};
-use crate::select::score::Facts;
+use crate::select::score::{Candidate, Facts};
+use crate::system::DeviceKind;
+use crate::system::SystemInfo;
+use crate::system::memory::{self, Dtype, Family, MemoryPlan, RenderRequest, WeightsFile};
 use crate::ui::Printer;
+use indicatif::HumanBytes;
 
 pub fn run(
     settings: &Settings,
@@ -59,6 +63,8 @@ pub fn run(
             .map(|r| r.preset)
     };
 
+    let machine = Machine::read(settings, args)?;
+
     for prompt in prompts {
         let analysis = analysis_for(settings, &prompt, args.style.as_deref(), printer);
         let (seed, seed_source) = match args.seed {
@@ -86,7 +92,9 @@ pub fn run(
             no_auto_lora: args.no_auto_lora,
             vae: vae.clone(),
         };
-        let plan = plan::build(&req, analysis, &catalogue, &table, &rows, &|_| Ok(()))?;
+        let fits = |c: &Candidate| machine.check(c, &table, &req);
+        let mut plan = plan::build(&req, analysis, &catalogue, &table, &rows, &fits)?;
+        plan.memory = Some(machine.require(&plan, &catalogue)?);
         for w in &plan.warnings {
             printer.warn(w);
         }
@@ -134,6 +142,129 @@ fn catalogue(store: &Store) -> anyhow::Result<Catalogue> {
         );
     }
     Ok(Catalogue { entries, known })
+}
+
+/// The device a render would run on and the memory it has free.
+struct Machine {
+    device: DeviceKind,
+    available: u64,
+    dtype: Option<Dtype>,
+}
+
+impl Machine {
+    fn read(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<Machine> {
+        let info = SystemInfo::read(settings.nvml_library.as_deref());
+        let (device, index) = parse_device(args.device.as_deref().unwrap_or("auto"), &info)?;
+        let available = info.available_bytes(device, index).ok_or_else(|| {
+            GenError::usage(
+                format!("there is no {device:?} device {index} on this machine").to_lowercase(),
+            )
+            .with_hint("`gen system` lists the devices")
+        })?;
+        Ok(Machine {
+            device,
+            available,
+            dtype: args.dtype.map(Dtype::from),
+        })
+    }
+
+    fn request(
+        &self,
+        family: Family,
+        files: Vec<WeightsFile>,
+        width: u32,
+        height: u32,
+        batch: u32,
+    ) -> RenderRequest {
+        RenderRequest {
+            family,
+            files,
+            width,
+            height,
+            batch,
+            compute: self
+                .dtype
+                .unwrap_or_else(|| Dtype::default_for(self.device, family)),
+            device: self.device,
+            flash_attention: false,
+        }
+    }
+
+    /// Whether a checkpoint could be rendered here at the size its preset
+    /// (or the command line) gives.
+    fn check(&self, c: &Candidate, table: &PresetTable, req: &Request) -> Result<(), String> {
+        let Some(family) = Family::of(c.base) else {
+            return Ok(());
+        };
+        let p = &table.get(c.base, req.level).model_specific_params;
+        let width = req.overrides.width.unwrap_or(p.width);
+        let height = req.overrides.height.unwrap_or(p.height);
+        let files = WeightsFile::from_entry(&c.entry).into_iter().collect();
+        let m = memory::plan(
+            &self.request(family, files, width, height, req.num_images),
+            self.available,
+        );
+        if m.fits {
+            Ok(())
+        } else {
+            Err(format!(
+                "needs about {} even at the aggressive level; {} free",
+                HumanBytes(m.estimated_peak_bytes),
+                HumanBytes(self.available)
+            ))
+        }
+    }
+
+    /// The memory plan of the chosen files; an error naming what would fit
+    /// when even the aggressive level does not.
+    fn require(&self, plan: &Plan, cat: &Catalogue) -> anyhow::Result<MemoryPlan> {
+        let family = Family::of(plan.checkpoint.base).ok_or_else(|| {
+            GenError::failed(format!(
+                "no memory figures for {} models",
+                plan.checkpoint.base
+            ))
+        })?;
+        let ids: Vec<i64> = std::iter::once(plan.checkpoint.id)
+            .chain(plan.loras.iter().map(|l| l.lora.scored.id))
+            .chain(plan.vae.iter().map(|v| v.id))
+            .chain(plan.required_files.iter().map(|f| f.id))
+            .collect();
+        let files = ids
+            .iter()
+            .filter_map(|id| cat.entries.iter().find(|e| e.id == *id))
+            .filter_map(WeightsFile::from_entry)
+            .collect();
+        let p = &plan.preset.model_specific_params;
+        let req = self.request(family, files, p.width, p.height, plan.num_images);
+        Ok(memory::require(&req, self.available).map_err(GenError::from)?)
+    }
+}
+
+/// `auto`, `cpu`, `cuda`, `cuda:N` or `metal`.
+fn parse_device(spec: &str, info: &SystemInfo) -> anyhow::Result<(DeviceKind, usize)> {
+    let bad = || {
+        GenError::usage(format!(
+            "--device {spec}: expected auto, cpu, cuda, cuda:N or metal"
+        ))
+    };
+    let (name, index) = match spec.split_once(':') {
+        Some((n, i)) => (n, i.parse::<usize>().map_err(|_| bad())?),
+        None => (spec, 0),
+    };
+    let device = match name.to_ascii_lowercase().as_str() {
+        "auto" => info.best_device(),
+        "cpu" => DeviceKind::Cpu,
+        "cuda" | "gpu" => DeviceKind::Cuda,
+        "metal" | "mps" => DeviceKind::Metal,
+        _ => return Err(bad().into()),
+    };
+    let usable = info.devices.iter().any(|d| d.device == device && d.usable);
+    if !usable {
+        return Err(GenError::usage(format!("--device {spec}: this build or machine cannot use it"))
+            .with_hint("`gen system` lists the devices this build can use; see the README to build for CUDA or Metal")
+            .into());
+    }
+    Ok((device, index))
 }
 
 fn validate_args(args: &GenerateArgs) -> anyhow::Result<()> {

@@ -22,6 +22,7 @@ use crate::error::GenError;
 use crate::presets::required::{NeedRole, check_required_files};
 use crate::presets::resolve::{ArchDefaults, Overrides, Parameter, resolve};
 use crate::presets::{Level, Preset, PresetTable};
+use crate::system::memory::MemoryPlan;
 
 /// Version of the plan's JSON schema (README documents it).
 pub const PLAN_SCHEMA: u32 = 1;
@@ -138,6 +139,9 @@ pub struct Plan {
     pub required_files: Vec<UsedFile>,
     pub parameters: Vec<Parameter>,
     pub preset: Preset,
+    /// The memory plan for the chosen files on the chosen device (filled by
+    /// the caller, which knows the machine).
+    pub memory: Option<MemoryPlan>,
     pub warnings: Vec<String>,
 }
 
@@ -245,6 +249,7 @@ pub fn build(
         required_files: required,
         parameters,
         preset,
+        memory: None,
         warnings,
     })
 }

@@ -236,7 +236,6 @@ fn explain_chooses_compatible_loras_and_says_where_each_parameter_comes_from() {
     );
     assert_eq!(param("width")["value"], 512);
     assert_eq!(param("width")["source"], "base_preset");
-    // The same inputs give the same plan.
     // The same inputs give the same plan (free memory is the machine's
     // state, not an input, so it is left out of the comparison).
     let without_free = |bytes: &[u8]| {

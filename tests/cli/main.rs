@@ -1,6 +1,7 @@
 //! Tests of the real `gen` binary against model trees built in temp folders.
 //! One test binary (autotests = false) keeps linking cheap.
 
+mod choosing;
 mod civitai;
 mod docs;
 mod families;

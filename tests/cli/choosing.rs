@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gen_core::catalog::safetensors::Dtype;
 use gen_core::catalog::testkit::{TensorSpec, layout, lora_layout, write_safetensors};
 use serde_json::{Value, json};
 
@@ -126,6 +127,16 @@ fn library() -> Env {
         &sd15_lora,
         sidecar("SD 1.5", &["landscape", "mountains"], &[], 10_000),
     );
+    // A VAE and a negative embedding for SD1.5 (real layouts).
+    let vae = env
+        .models()
+        .join("vae/vae-ft-mse-840000-ema-pruned.safetensors");
+    std::fs::create_dir_all(vae.parent().unwrap()).unwrap();
+    write_safetensors(&vae, &layout("vae_sd15"), &[]).unwrap();
+    let neg = env.models().join("embeddings/EasyNegative.safetensors");
+    std::fs::create_dir_all(neg.parent().unwrap()).unwrap();
+    let emb = [TensorSpec::new("emb_params", Dtype::F32, &[8, 768])];
+    write_safetensors(&neg, &emb, &[]).unwrap();
     let report = env.index();
     assert_eq!(
         report["problems"].as_array().unwrap().len(),
@@ -246,6 +257,36 @@ fn prompt_table() {
         ),
         Vec::<String>::new()
     );
+    // SD1.5 gets the ft-MSE VAE and the negative embedding when no negative
+    // prompt is given; SDXL gets neither.
+    let p = plan(&env, &["oil painting of a harbour"]);
+    assert_eq!(
+        p["vae"]["name"], "vae-ft-mse-840000-ema-pruned",
+        "{:#}",
+        p["checkpoint"]
+    );
+    assert_eq!(p["negative_prompt"], "embedding:EasyNegative");
+    assert_eq!(names(&p["embeddings"]), ["EasyNegative"]);
+    let p = plan(&env, &["oil painting of a harbour", "--negative", "blurry"]);
+    assert_eq!(
+        (p["negative_prompt"].as_str(), names(&p["embeddings"]).len()),
+        (Some("blurry"), 0)
+    );
+    let p = plan(&env, &["RAW photo of a man"]);
+    assert!(
+        p["vae"].is_null() && p["embeddings"].as_array().unwrap().is_empty(),
+        "{p:#}"
+    );
+    let out = env.run(&[
+        "explain",
+        "x",
+        "--model",
+        "juggernautXL_v9",
+        "--vae",
+        "vae-ft-mse-840000-ema-pruned",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot decode"), "{}", stderr(&out));
     // Runners-up are listed with scores.
     let p = plan(&env, &["RAW photo portrait of a woman"]);
     assert!(

@@ -2,6 +2,7 @@
 //! terminal and a summary on stderr (or the report as JSON on stdout).
 
 use std::io::IsTerminal;
+use std::sync::Mutex;
 
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
@@ -14,19 +15,33 @@ use crate::catalog::store::Store;
 use crate::cli::IndexArgs;
 use crate::config::Settings;
 use crate::error::{GenError, Status};
+use crate::system::thermal::ThermalWatcher;
 use crate::ui::Printer;
 
-struct Bar(ProgressBar);
+/// The hashing bar, and a watch on the machine's temperature: hashing a
+/// large library keeps every core busy for minutes, long enough for a hot
+/// machine to slow down, which the user should hear about once.
+struct Bar {
+    bar: ProgressBar,
+    thermal: Mutex<ThermalWatcher>,
+    printer: Printer,
+}
 
 impl Progress for Bar {
     fn start(&self, _files: u64, bytes: u64) {
-        self.0.set_length(bytes);
+        self.bar.set_length(bytes);
     }
     fn bytes(&self, n: u64) {
-        self.0.inc(n);
+        self.bar.inc(n);
+        // The watcher reads sensors at most every few seconds; a poisoned
+        // lock only means another thread panicked, and then no warning.
+        let warning = self.thermal.lock().ok().and_then(|mut w| w.poll());
+        if let Some(w) = warning {
+            self.bar.suspend(|| self.printer.warn(w));
+        }
     }
     fn finish(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
     }
 }
 
@@ -109,7 +124,11 @@ pub fn run(settings: &Settings, args: &IndexArgs, printer: &Printer) -> anyhow::
         printer.debug(format!("walking {} ({})", d.path.display(), d.category));
     }
     let mut store = Store::open(&settings.db)?;
-    let bar = Bar(printer.bytes_bar(0, "hashing"));
+    let bar = Bar {
+        bar: printer.bytes_bar(0, "hashing"),
+        thermal: Mutex::new(ThermalWatcher::new(settings.nvml_library.as_deref())),
+        printer: *printer,
+    };
     let report = index(
         &mut store,
         &dirs,

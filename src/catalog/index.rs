@@ -223,12 +223,8 @@ pub fn read_path(path: &Path, category: super::Category) -> anyhow::Result<super
     };
     let f = read_file(&found, &|_| {});
     Ok(super::CatalogEntry {
-        id: 0,
         name: f.name,
-        path: f.path,
         category: f.category,
-        kind: f.probe.kind,
-        base: f.probe.base,
         sha256: f.sha256,
         autov2: f.autov2,
         autov3: f.autov3,
@@ -237,11 +233,10 @@ pub fn read_path(path: &Path, category: super::Category) -> anyhow::Result<super
         precision: f.probe.precision,
         params: f.probe.params,
         prediction: f.probe.prediction,
-        active: true,
         error: f.probe.error.or(f.hash_error),
         reasons: f.probe.reasons,
         metadata: f.probe.metadata,
-        indexed_at: 0,
+        ..super::CatalogEntry::new(0, &f.path, f.probe.kind, f.probe.base)
     })
 }
 

@@ -229,6 +229,55 @@ pub struct CatalogEntry {
     pub indexed_at: i64,
 }
 
+impl Kind {
+    /// The ComfyUI folder a file of this kind belongs in.
+    pub fn folder(self) -> Category {
+        match self {
+            Kind::Checkpoint | Kind::Unknown => Category::Checkpoints,
+            Kind::DiffusionModel => Category::DiffusionModels,
+            Kind::Lora => Category::Loras,
+            Kind::Vae => Category::Vae,
+            Kind::TextEncoder => Category::TextEncoders,
+            Kind::Embedding => Category::Embeddings,
+            Kind::Controlnet => Category::Controlnet,
+            Kind::Upscaler => Category::UpscaleModels,
+        }
+    }
+}
+
+impl CatalogEntry {
+    /// A minimal active, usable entry: the name is the file stem, the folder
+    /// the kind's, and everything else empty (for files described by hand,
+    /// such as test catalogues).
+    pub fn new(id: i64, path: &str, kind: Kind, base: Base) -> CatalogEntry {
+        let name = std::path::Path::new(path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        CatalogEntry {
+            id,
+            name,
+            path: path.to_string(),
+            category: kind.folder(),
+            kind,
+            base,
+            sha256: None,
+            autov2: None,
+            autov3: None,
+            size: 0,
+            format: Format::Safetensors,
+            precision: None,
+            params: None,
+            prediction: None,
+            active: true,
+            error: None,
+            reasons: Vec::new(),
+            metadata: None,
+            indexed_at: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -194,35 +194,14 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::catalog::Format;
     use crate::presets::{Level, PresetTable};
 
     pub(crate) fn entry(id: i64, path: &str, kind: Kind, base: Base) -> CatalogEntry {
-        let file = Path::new(path).file_name().unwrap().to_str().unwrap();
-        let name = file
-            .rsplit_once('.')
-            .map_or(file, |(stem, _)| stem)
-            .to_string();
         CatalogEntry {
-            id,
-            name,
-            path: path.to_string(),
             category: Category::Checkpoints,
-            kind,
-            base,
             sha256: Some(format!("{id:064x}")),
-            autov2: None,
-            autov3: None,
             size: 1,
-            format: Format::Safetensors,
-            precision: None,
-            params: None,
-            prediction: None,
-            active: true,
-            error: None,
-            reasons: Vec::new(),
-            metadata: None,
-            indexed_at: 0,
+            ..CatalogEntry::new(id, path, kind, base)
         }
     }
 

@@ -370,7 +370,7 @@ pub fn with_trigger_words(prompt: &str, loras: &[ChosenLora]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Category, Format, Kind};
+    use crate::catalog::Kind;
     use crate::select::analysis::analyse;
 
     fn cand(
@@ -383,27 +383,7 @@ mod tests {
         downloads: u64,
     ) -> Candidate {
         Candidate {
-            entry: CatalogEntry {
-                id,
-                name: name.into(),
-                path: format!("/m/{name}.safetensors"),
-                category: Category::Checkpoints,
-                kind,
-                base,
-                sha256: None,
-                autov2: None,
-                autov3: None,
-                size: 0,
-                format: Format::Safetensors,
-                precision: None,
-                params: None,
-                prediction: None,
-                active: true,
-                error: None,
-                reasons: vec![],
-                metadata: None,
-                indexed_at: 0,
-            },
+            entry: CatalogEntry::new(id, &format!("/m/{name}.safetensors"), kind, base),
             base,
             facts: Facts {
                 tags: tags.iter().map(|s| s.to_string()).collect(),

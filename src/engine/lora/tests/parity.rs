@@ -1,0 +1,1 @@
+//! Merged weights against the Python reference.

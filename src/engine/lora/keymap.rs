@@ -27,7 +27,7 @@ pub const UNET_PREFIX: &str = "model.diffusion_model.";
 
 /// A slice of a fused weight: rows `[index·n/of, (index+1)·n/of)` of dim 0,
 /// where n is the weight's first dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Part {
     pub index: usize,
     pub of: usize,

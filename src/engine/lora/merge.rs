@@ -243,6 +243,7 @@ fn reshape_like(key: &str, diff: &Tensor, w: &Tensor) -> Result<Tensor> {
         });
     }
     diff.reshape(w.dims())
+        .and_then(|d| d.to_device(w.device()))
         .map_err(|e| LoraError::tensor(key, e))
 }
 
@@ -274,7 +275,9 @@ fn dora(
         let mut shape = vec![1, input];
         shape.extend(std::iter::repeat_n(1, w.rank() - 2));
         let norm = norm.reshape(shape.as_slice())?;
-        let scale = f32(dora_scale)?.reshape(shape.as_slice())?;
+        let scale = f32(dora_scale)?
+            .reshape(shape.as_slice())?
+            .to_device(w.device())?;
         let calc = calc.broadcast_mul(&(scale / norm)?)?;
         if strength == 1.0 {
             Ok(calc)

@@ -229,12 +229,24 @@ impl LoraSet {
             unknown_tensors: unknown,
             ..LoraReport::default()
         };
+        let mut claimed: HashMap<(String, Option<Part>), &str> = HashMap::new();
         for (module, tensors) in &modules {
             let Some(target) = keys.get(module) else {
                 report.modules += 1;
                 report.unmapped.push(module.clone());
                 continue;
             };
+            let slot = (target.key.clone(), target.part);
+            if let Some(first) = claimed.get(&slot) {
+                report.modules += 1;
+                let why = format!(
+                    "adapts {} like {first} of the same file; one adapter per weight and file is applied, as in ComfyUI",
+                    target.key
+                );
+                report.unsupported.push((module.clone(), why));
+                continue;
+            }
+            claimed.insert(slot, module);
             let adapter = match tensors.adapter() {
                 Ok(adapter) => adapter,
                 Err(why) => {

@@ -424,3 +424,38 @@ fn broken_safetensors_are_an_error_naming_the_file() {
         }
     }
 }
+
+#[test]
+fn two_modules_of_one_file_on_one_weight_are_reported_not_doubled() {
+    let (map, _) = checkpoint("sd15_checkpoint");
+    let t = |shape: &[usize]| Tensor::ones(shape, DType::F32, &Device::Cpu).expect("ones");
+    let tensors = HashMap::from([
+        (
+            "lora_unet_conv_in.lora_up.weight".to_string(),
+            t(&[320, 1, 1, 1]),
+        ),
+        (
+            "lora_unet_conv_in.lora_down.weight".to_string(),
+            t(&[1, 4, 3, 3]),
+        ),
+        (
+            "lora_unet_input_blocks_0_0.lora_up.weight".to_string(),
+            t(&[320, 1, 1, 1]),
+        ),
+        (
+            "lora_unet_input_blocks_0_0.lora_down.weight".to_string(),
+            t(&[1, 4, 3, 3]),
+        ),
+    ]);
+    let mut set = LoraSet::new();
+    let report = set
+        .add_tensors("dup", tensors, Strengths::both(1.0), &map)
+        .clone();
+    assert_eq!((report.modules, report.mapped), (2, 1));
+    assert_eq!(report.unsupported.len(), 1, "{report}");
+    assert_eq!(
+        set.patches_for("model.diffusion_model.input_blocks.0.0.weight")
+            .len(),
+        1
+    );
+}

@@ -87,6 +87,13 @@ impl KeyMap {
         self.map.get(module)
     }
 
+    /// Every module name and its target, in no particular order.
+    pub fn modules(&self) -> impl Iterator<Item = (&str, &Target)> {
+        self.map
+            .iter()
+            .map(|(name, target)| (name.as_str(), target))
+    }
+
     /// Number of module names known.
     pub fn len(&self) -> usize {
         self.map.len()

@@ -459,3 +459,38 @@ fn two_modules_of_one_file_on_one_weight_are_reported_not_doubled() {
         1
     );
 }
+
+/// The diffusers numbering read off the keys reaches every UNet weight of
+/// every SD-family layout; the refiner's deepest level has no attention, so
+/// its upsampler sits at index 1.
+#[test]
+fn diffusers_names_cover_every_unet_weight_of_each_layout() {
+    for layout in [
+        "sd15_checkpoint",
+        "sd21_768_v_checkpoint",
+        "sdxl_base_checkpoint",
+        "sdxl_refiner_checkpoint",
+    ] {
+        let (map, shapes) = checkpoint(layout);
+        let reached: std::collections::HashSet<&str> = map
+            .modules()
+            .filter(|(name, _)| name.starts_with("lycoris_"))
+            .map(|(_, t)| t.key.as_str())
+            .collect();
+        let missing: Vec<&String> = shapes
+            .keys()
+            .filter(|k| k.starts_with(UNET_PREFIX) && k.ends_with(".weight"))
+            .filter(|k| !reached.contains(k.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "{layout}: {missing:?}");
+        assert!(reached.len() > 300, "{layout}: {}", reached.len());
+    }
+    let (map, _) = checkpoint("sdxl_refiner_checkpoint");
+    let key = map
+        .get("lora_unet_up_blocks_0_upsamplers_0_conv")
+        .map(|t| t.key.clone());
+    assert_eq!(
+        key.as_deref(),
+        Some("model.diffusion_model.output_blocks.2.1.conv.weight")
+    );
+}

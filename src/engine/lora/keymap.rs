@@ -211,7 +211,9 @@ const G_ALONE: &[(&str, &str)] = &[("lora_te_", "text_encoder.")];
 /// How a text encoder stores its layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
-    /// transformers CLIPTextModel: `text_model.encoder.layers.N.self_attn.q_proj`.
+    /// transformers CLIPTextModel: `text_model.encoder.layers.N.self_attn.q_proj`
+    /// (very old SD1.x checkpoints lack the `text_model.` level; the prefix
+    /// found then ends at `transformer.`).
     Transformers,
     /// OpenCLIP: `transformer.resblocks.N.attn.in_proj_weight` (q, k, v fused).
     OpenClip,
@@ -231,11 +233,11 @@ impl TextEncoder {
     fn find(keys: &BTreeSet<&str>) -> Vec<TextEncoder> {
         let mut found: BTreeMap<String, (Layout, usize)> = BTreeMap::new();
         for key in keys {
-            if key.starts_with(UNET_PREFIX) {
+            if key.starts_with(UNET_PREFIX) || key.starts_with("first_stage_model.") {
                 continue;
             }
             for (marker, layout) in [
-                ("text_model.encoder.layers.", Layout::Transformers),
+                ("encoder.layers.", Layout::Transformers),
                 ("transformer.resblocks.", Layout::OpenClip),
             ] {
                 let Some(at) = key.find(marker) else { continue };
@@ -270,7 +272,7 @@ impl TextEncoder {
         let p = &self.prefix;
         match self.layout {
             Layout::Transformers => Some(Target::whole(format!(
-                "{p}text_model.encoder.layers.{layer}.{hf}.weight"
+                "{p}encoder.layers.{layer}.{hf}.weight"
             ))),
             Layout::OpenClip => {
                 let block = format!("{p}transformer.resblocks.{layer}");

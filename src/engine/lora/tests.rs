@@ -494,3 +494,24 @@ fn diffusers_names_cover_every_unet_weight_of_each_layout() {
         Some("model.diffusion_model.output_blocks.2.1.conv.weight")
     );
 }
+
+#[test]
+fn old_sd1_checkpoints_without_text_model_level_still_map() {
+    let keys: Vec<String> = testkit::layout("sd15_checkpoint")
+        .into_iter()
+        .map(|t| {
+            t.name.replace(
+                "cond_stage_model.transformer.text_model.",
+                "cond_stage_model.transformer.",
+            )
+        })
+        .collect();
+    let map = KeyMap::from_checkpoint(keys.iter().map(String::as_str));
+    let t = map
+        .get("lora_te_text_model_encoder_layers_11_mlp_fc2")
+        .expect("te");
+    assert_eq!(
+        t.key,
+        "cond_stage_model.transformer.encoder.layers.11.mlp.fc2.weight"
+    );
+}

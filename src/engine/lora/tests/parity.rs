@@ -173,3 +173,30 @@ fn a_patch_of_the_wrong_shape_is_refused_with_the_key() {
     let err = merge(key, &weight, &[patch]).expect_err("shape");
     assert!(err.to_string().contains(key), "{err}");
 }
+
+/// fp8 checkpoints: merged in f32 and rounded to nearest (ComfyUI rounds
+/// stochastically with a per-key seed; that is not reproduced).
+#[test]
+fn fp8_weights_merge_and_keep_their_dtype() {
+    let (map, _) = checkpoint("sd15_checkpoint");
+    let base = load("base_sd15.safetensors");
+    let mut set = LoraSet::new();
+    let path = dir().join("sd15_kohya.safetensors");
+    set.add_file(&path, Strengths::both(1.0), &map)
+        .expect("read");
+    let key = "model.diffusion_model.input_blocks.1.1.proj_in.weight";
+    let fp8 = base[key].to_dtype(DType::F8E4M3).expect("fp8");
+    let merged = set.merged(key, &fp8).expect("merge");
+    assert_eq!(merged.dtype(), DType::F8E4M3);
+    let exact = merge(
+        key,
+        &fp8.to_dtype(DType::F32).expect("f32"),
+        set.patches_for(key),
+    )
+    .expect("f32");
+    assert!(
+        rel_err(&merged, &exact) <= 2f32.powi(-3),
+        "{}",
+        rel_err(&merged, &exact)
+    );
+}

@@ -287,3 +287,84 @@ fn dora(
     };
     run().map_err(wrap)
 }
+
+/// Why a patch cannot apply to a weight of this shape (`None` when it fits):
+/// the adapter's product must have as many values as the weight (or its
+/// fused part), as ComfyUI's `reshape(weight.shape)` requires.
+pub(super) fn misfit(patch: &Patch, shape: Option<&[usize]>) -> Option<String> {
+    let Some(shape) = shape else {
+        return Some("the checkpoint has no such weight".into());
+    };
+    let mut rows = shape.first().copied().unwrap_or(1);
+    if let Some(part) = patch.part {
+        if part.of == 0 || rows % part.of != 0 {
+            return Some(format!("{shape:?} cannot be split in {} parts", part.of));
+        }
+        rows /= part.of;
+    }
+    let want = rows * shape.iter().skip(1).product::<usize>();
+    let have = match product_len(&patch.adapter) {
+        Ok(n) => n,
+        Err(e) => return Some(format!("malformed adapter: {e}")),
+    };
+    if have != want {
+        return Some(format!(
+            "the {} adapter makes {have} values for a weight of {want} ({shape:?}{})",
+            patch.adapter.kind(),
+            if patch.part.is_some() {
+                ", one part"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(d) = dora_scale_of(&patch.adapter) {
+        let input = shape.get(1).copied().unwrap_or(0);
+        if d.elem_count() != input {
+            return Some(format!(
+                "dora_scale {:?} is not [1, {input}, ...]",
+                d.dims()
+            ));
+        }
+    }
+    None
+}
+
+fn dora_scale_of(adapter: &Adapter) -> Option<&Tensor> {
+    match adapter {
+        Adapter::Lora { dora_scale, .. }
+        | Adapter::LoHa { dora_scale, .. }
+        | Adapter::LoKr { dora_scale, .. } => dora_scale.as_ref(),
+        Adapter::Diff(_) => None,
+    }
+}
+
+/// Number of values an adapter's product has, from the factors' shapes.
+fn product_len(adapter: &Adapter) -> candle_core::Result<usize> {
+    let rest = |t: &Tensor| -> candle_core::Result<usize> { Ok(t.elem_count() / t.dim(0)?.max(1)) };
+    Ok(match adapter {
+        Adapter::Lora { up, down, mid, .. } => match mid {
+            None => up.dim(0)? * rest(down)?,
+            Some(mid) => up.dim(0)? * down.dim(1)? * mid.dims()[2..].iter().product::<usize>(),
+        },
+        Adapter::LoHa { w1a, w1b, t, .. } => match t {
+            None => w1a.dim(0)? * w1b.dim(1)?,
+            Some((t1, _)) => w1a.dim(1)? * w1b.dim(1)? * t1.dims()[2..].iter().product::<usize>(),
+        },
+        Adapter::LoKr { w1, w2, t2, .. } => {
+            let w1 = match w1 {
+                Factor::Full(w) => w.elem_count(),
+                Factor::Product(a, b) => a.dim(0)? * rest(b)?,
+            };
+            let w2 = match (w2, t2) {
+                (Factor::Full(w), _) => w.elem_count(),
+                (Factor::Product(a, b), None) => a.dim(0)? * rest(b)?,
+                (Factor::Product(a, b), Some(t)) => {
+                    a.dim(1)? * b.dim(1)? * t.dims()[2..].iter().product::<usize>()
+                }
+            };
+            w1 * w2
+        }
+        Adapter::Diff(d) => d.elem_count(),
+    })
+}

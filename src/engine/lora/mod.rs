@@ -127,9 +127,9 @@ pub struct LoraReport {
 
 impl LoraReport {
     /// Whether most of the file does not fit the checkpoint: no module
-    /// mapped, or more unmapped than mapped (a LoRA of another family).
+    /// mapped, or more left out than mapped (a LoRA of another family).
     pub fn mismatch(&self) -> bool {
-        self.mapped == 0 || self.unmapped.len() > self.mapped
+        self.mapped == 0 || self.unmapped.len() + self.unsupported.len() > self.mapped
     }
 
     /// Whether anything at all was left out.
@@ -310,6 +310,43 @@ impl LoraSet {
     /// itself when it has none), in its own dtype.
     pub fn merged(&self, key: &str, weight: &Tensor) -> Result<Tensor, LoraError> {
         merge(key, weight, self.patches_for(key))
+    }
+
+    /// Drops the patches whose adapter does not fit the shape of its weight
+    /// (`shape_of` gives a checkpoint key's shape, from the header), moving
+    /// each into its LoRA's report as unsupported. ComfyUI logs such a patch
+    /// and skips it; calling this before loading gives the same weights, and
+    /// says so. Returns how many were dropped.
+    pub fn drop_misfits(&mut self, shape_of: impl Fn(&str) -> Option<Vec<usize>>) -> usize {
+        let mut dropped = Vec::new();
+        for (key, patches) in &mut self.patches {
+            let shape = shape_of(key);
+            patches.retain(|p| match merge::misfit(p, shape.as_deref()) {
+                None => true,
+                Some(why) => {
+                    dropped.push((p.lora.clone(), p.module.clone(), key.clone(), why));
+                    false
+                }
+            });
+        }
+        self.patches.retain(|_, patches| !patches.is_empty());
+        dropped.sort();
+        for (lora, module, key, why) in &dropped {
+            let Some(report) = self.reports.iter_mut().rev().find(|r| *r.name == **lora) else {
+                continue;
+            };
+            report.mapped = report.mapped.saturating_sub(1);
+            let side = if key.starts_with(UNET_PREFIX) {
+                &mut report.unet_patches
+            } else {
+                &mut report.text_encoder_patches
+            };
+            *side = side.saturating_sub(1);
+            report
+                .unsupported
+                .push((module.to_string(), format!("{key}: {why}")));
+        }
+        dropped.len()
     }
 
     /// Merges every patch into a whole state dict. A patch whose key is not

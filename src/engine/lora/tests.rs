@@ -525,3 +525,49 @@ fn old_sd1_checkpoints_without_text_model_level_still_map() {
         "cond_stage_model.transformer.encoder.layers.11.mlp.fc2.weight"
     );
 }
+
+/// SD1.5 LoRA names all exist in SD2, but the text encoder and the
+/// cross-attention key/value widths differ: those patches are dropped and
+/// reported (ComfyUI logs and skips them), the rest merge.
+#[test]
+fn misfitting_patches_are_dropped_and_reported() {
+    let (map, shapes) = checkpoint("sd21_768_v_checkpoint");
+    let mut set = LoraSet::new();
+    let lora = zeros(&testkit::lora_layout("sd15_kohya", 2));
+    let before = set
+        .add_tensors("sd15-on-sd2", lora, Strengths::both(1.0), &map)
+        .mapped;
+    assert_eq!(before, 264, "every name exists in SD2");
+    let dropped = set.drop_misfits(|k| shapes.get(k).cloned());
+    assert_eq!(
+        dropped,
+        72 + 32,
+        "72 text-encoder + 32 attn2 to_k/to_v patches"
+    );
+    let report = &set.reports()[0];
+    assert_eq!(report.mapped, 264 - 104);
+    assert_eq!(report.unsupported.len(), 104);
+    assert!(
+        report.unsupported[0].1.contains("adapter makes"),
+        "{:?}",
+        report.unsupported[0]
+    );
+    assert!(
+        report.to_string().contains("104 modules unsupported"),
+        "{report}"
+    );
+    for key in set.keys().map(str::to_string).collect::<Vec<_>>() {
+        let weight = Tensor::zeros(shapes[&key].clone(), DType::F16, &Device::Cpu).expect("w");
+        set.merged(&key, &weight).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // On its own checkpoint nothing is dropped.
+    let (map, shapes) = checkpoint("sd15_checkpoint");
+    let mut set = LoraSet::new();
+    set.add_tensors(
+        "sd15",
+        zeros(&testkit::lora_layout("sd15_kohya", 2)),
+        Strengths::both(1.0),
+        &map,
+    );
+    assert_eq!(set.drop_misfits(|k| shapes.get(k).cloned()), 0);
+}

@@ -66,7 +66,9 @@ fn run_scenarios() -> f32 {
         let (map, _) = checkpoint(group["layout"].as_str().expect("layout"));
         for scenario in group["scenarios"].as_array().expect("scenarios") {
             let name = scenario["name"].as_str().expect("name");
-            let set = build(scenario, &map);
+            let mut set = build(scenario, &map);
+            let fits = set.drop_misfits(|k| base.get(k).map(|t| t.dims().to_vec()));
+            assert_eq!(fits, 0, "{name}: {:?}", set.reports());
             let expected = load(&format!("expected_{name}.safetensors"));
             let mut changed = 0;
             for (key, weight) in &base {

@@ -9,9 +9,13 @@
 //! attention processors). [`LoraSet::add_file`] reads a LoRA, groups its
 //! tensors into adapters ([`Adapter`]), finds each module's weight and keeps
 //! the patch with the strength of its side (`strength_model` for the UNet,
-//! `strength_clip` for the text encoders). The loader then asks
+//! `strength_clip` for the text encoders). The loader then hands the header
+//! shapes to [`LoraSet::drop_misfits`] (patches that cannot fit their weight
+//! are dropped and reported, as ComfyUI skips them), and asks
 //! [`LoraSet::merged`] for each weight as it builds the model, or merges a
-//! whole state dict with [`LoraSet::apply`].
+//! whole state dict with [`LoraSet::apply`]. The result has the dtype of the
+//! tensor given: ComfyUI merges into the dtype the model runs in, so that is
+//! the tensor to pass.
 //!
 //! Nothing is dropped silently: every module that maps to no weight, every
 //! tensor of an unknown kind and every module that does not form an adapter

@@ -8,6 +8,8 @@
 //! A1111's names). The UNet, text encoders and VAE plug in as a denoiser.
 
 pub mod brownian;
+pub mod embedding;
+pub mod lora;
 pub mod noise;
 pub mod sampler;
 pub mod schedule;

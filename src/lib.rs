@@ -6,5 +6,6 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod ui;

@@ -254,6 +254,17 @@ impl ClipTextModel {
                 eos.len()
             )));
         }
+        let max = tokens
+            .flatten_all()?
+            .max(0)?
+            .to_dtype(DType::U32)?
+            .to_scalar::<u32>()?;
+        if max as usize >= self.config.vocab {
+            return Err(super::ModelError::Invalid(format!(
+                "token id {max} is outside the {}-token vocabulary",
+                self.config.vocab
+            )));
+        }
         let depth = self.blocks.len() as i32;
         let wanted = layer
             .filter(|l| l.abs() <= depth)

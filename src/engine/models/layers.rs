@@ -4,7 +4,7 @@
 
 use super::Result;
 use super::weights::Weights;
-use candle_core::{D, Module, Tensor};
+use candle_core::{Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, LayerNorm, Linear};
 
 /// `name.weight` [out, in] and, when present (or required), `name.bias`.
@@ -88,18 +88,48 @@ impl Proj {
     }
 }
 
+/// Bytes one slice of attention scores may take; larger problems are
+/// computed a few (batch, head) pairs at a time ("attention slicing").
+/// Heads are independent, so slicing changes memory, not results.
+const ATTENTION_SLICE_BYTES: usize = 512 << 20;
+
 /// Scaled dot-product attention over [b, heads, n, d] tensors, with an
-/// optional additive mask broadcastable to [b, heads, n, m].
+/// optional additive mask broadcastable to [n, m].
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-    let d = q.dim(D::Minus1)?;
+    attention_sliced(q, k, v, mask, ATTENTION_SLICE_BYTES)
+}
+
+fn attention_sliced(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    slice_bytes: usize,
+) -> Result<Tensor> {
+    let (b, h, n, d) = q.dims4()?;
+    let m = k.dim(2)?;
     let scale = 1.0 / (d as f64).sqrt();
-    let q = (q * scale)?;
-    let mut att = q.contiguous()?.matmul(&k.t()?.contiguous()?)?;
-    if let Some(m) = mask {
-        att = att.broadcast_add(m)?;
+    let q = (q * scale)?.reshape((b * h, n, d))?;
+    let k = k.reshape((b * h, m, d))?.t()?.contiguous()?;
+    let v = v.reshape((b * h, m, v.dim(3)?))?.contiguous()?;
+    let per = n * m * q.dtype().size_in_bytes();
+    let step = (slice_bytes / per.max(1)).clamp(1, b * h);
+    let mut outs = Vec::with_capacity((b * h).div_ceil(step));
+    for start in (0..b * h).step_by(step) {
+        let len = step.min(b * h - start);
+        let mut att = q.narrow(0, start, len)?.matmul(&k.narrow(0, start, len)?)?;
+        if let Some(mask) = mask {
+            att = att.broadcast_add(mask)?;
+        }
+        let att = candle_nn::ops::softmax_last_dim(&att)?;
+        outs.push(att.matmul(&v.narrow(0, start, len)?)?);
     }
-    let att = candle_nn::ops::softmax_last_dim(&att)?;
-    Ok(att.matmul(&v.contiguous()?)?)
+    let out = if outs.len() == 1 {
+        outs.remove(0)
+    } else {
+        Tensor::cat(&outs, 0)?
+    };
+    Ok(out.reshape((b, h, n, ()))?)
 }
 
 /// [b, n, heads*d] -> [b, heads, n, d]
@@ -114,4 +144,24 @@ pub fn split_heads(x: &Tensor, heads: usize) -> Result<Tensor> {
 pub fn merge_heads(x: &Tensor) -> Result<Tensor> {
     let (b, h, n, d) = x.dims4()?;
     Ok(x.transpose(1, 2)?.reshape((b, n, h * d))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn sliced_attention_equals_whole() {
+        let dev = Device::Cpu;
+        let q = Tensor::randn(0f32, 1.0, (2, 3, 5, 4), &dev).unwrap();
+        let k = Tensor::randn(0f32, 1.0, (2, 3, 7, 4), &dev).unwrap();
+        let v = Tensor::randn(0f32, 1.0, (2, 3, 7, 4), &dev).unwrap();
+        let whole = attention_sliced(&q, &k, &v, None, usize::MAX).unwrap();
+        // One (batch, head) pair per slice.
+        let sliced = attention_sliced(&q, &k, &v, None, 1).unwrap();
+        assert_eq!(whole.dims(), [2, 3, 5, 4]);
+        let d = (whole - sliced).unwrap().abs().unwrap().max_all().unwrap();
+        assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0);
+    }
 }

@@ -18,6 +18,35 @@
 //! Loading is in [`loader`]; it memory-maps the file, converts each tensor
 //! to the compute dtype as it is read, and accounts for every tensor
 //! (used, ignored with a reason, or reported as unused).
+//!
+//! ```no_run
+//! use gen_core::engine::models::{Checkpoint, LoadOptions};
+//! use gen_core::engine::models::unet::{SizeCond, UNetInput, sdxl_adm};
+//! # fn main() -> Result<(), gen_core::engine::models::ModelError> {
+//! let ckpt = Checkpoint::open("model.safetensors".as_ref(), None)?;
+//! let opts = LoadOptions::default(); // f32 on the CPU
+//! let spec = ckpt.family().spec();
+//! // Text: load, encode prompt and negative, drop.
+//! let text = ckpt.text_encoders(&opts)?;
+//! let cond = text.encode("a (red:1.2) fox", None, &opts.device)?;
+//! let uncond = text.encode("", None, &opts.device)?;
+//! drop(text);
+//! // UNet: one evaluation (the sampler turns sigmas into timesteps).
+//! let unet = ckpt.unet(&opts)?;
+//! let x = candle_core::Tensor::zeros((1, 4, 64, 64), candle_core::DType::F32, &opts.device)?;
+//! let t = candle_core::Tensor::new(&[999f32], &opts.device)?;
+//! let adm = match &cond.pooled {
+//!     Some(p) => Some(sdxl_adm(p, &SizeCond::for_image(512, 512), spec.adm_size_dim)?),
+//!     None => None,
+//! };
+//! let eps = unet.forward(&x, &UNetInput { timesteps: &t, context: &cond.context, adm: adm.as_ref() })?;
+//! # let _ = (eps, uncond);
+//! drop(unet);
+//! // VAE: scaled latents to an image in [-1, 1].
+//! let image = ckpt.vae(&opts)?.decode(&x)?;
+//! # let _ = image;
+//! # Ok(()) }
+//! ```
 
 pub mod clip;
 pub mod layers;

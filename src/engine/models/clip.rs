@@ -56,12 +56,13 @@ impl ClipConfig {
     /// Reads the configuration from the shapes under `w`'s prefix
     /// (`...transformer` for the HF layout, `...model` for OpenCLIP).
     pub fn from_weights(w: &Weights, layout: ClipLayout) -> Result<Self> {
+        let t = hf_root(w);
         let (emb, pos, layers, fc1, proj) = match layout {
             ClipLayout::Hf => (
-                w.shape("text_model.embeddings.token_embedding.weight")?,
-                w.shape("text_model.embeddings.position_embedding.weight")?,
-                w.count("text_model.encoder.layers"),
-                w.shape("text_model.encoder.layers.0.mlp.fc1.weight")?,
+                t.shape("embeddings.token_embedding.weight")?,
+                t.shape("embeddings.position_embedding.weight")?,
+                t.count("encoder.layers"),
+                t.shape("encoder.layers.0.mlp.fc1.weight")?,
                 if w.contains("text_projection.weight") {
                     Some(w.shape("text_projection.weight")?[0])
                 } else {
@@ -153,10 +154,7 @@ impl ClipTextModel {
         let (width, positions) = (config.width, config.positions);
         match layout {
             ClipLayout::Hf => {
-                let t = w.pp("text_model");
-                // HF keeps `position_ids` ([1, 77] int64) as a buffer; it
-                // is always arange(77) and carries nothing.
-                t.touch("embeddings.position_ids");
+                let t = hf_root(w);
                 let blocks = (0..config.layers)
                     .map(|i| {
                         let l = t.pp(format!("encoder.layers.{i}"));
@@ -190,9 +188,6 @@ impl ClipTextModel {
                 })
             }
             ClipLayout::OpenClip => {
-                // `logit_scale` is the contrastive temperature of CLIP
-                // training; text encoding never uses it.
-                w.touch("logit_scale");
                 let blocks = (0..config.layers)
                     .map(|i| {
                         let l = w.pp(format!("transformer.resblocks.{i}"));
@@ -342,6 +337,16 @@ fn causal_mask(n: usize, dtype: DType, device: &candle_core::Device) -> Result<T
         .flat_map(|i| (0..n).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
         .collect();
     Ok(Tensor::from_vec(mask, (n, n), device)?.to_dtype(dtype)?)
+}
+
+/// The HF text tower: `text_model.*`, or directly under the prefix in
+/// files saved with transformers before 4.x (old SD1.x checkpoints).
+fn hf_root(w: &Weights) -> Weights {
+    if w.contains_prefix("text_model") {
+        w.pp("text_model")
+    } else {
+        w.clone()
+    }
 }
 
 /// The position of the first `end` token of each row, or the last position.

@@ -22,40 +22,66 @@ use candle_core::{DType, Device};
 use std::path::Path;
 use std::sync::Arc;
 
+/// How an [`IGNORED`] rule matches a key.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyMatch {
+    Exact(&'static str),
+    Prefix(&'static str),
+    Suffix(&'static str),
+}
+
+impl KeyMatch {
+    fn matches(self, key: &str) -> bool {
+        match self {
+            KeyMatch::Exact(p) => key == p,
+            KeyMatch::Prefix(p) => key.starts_with(p),
+            KeyMatch::Suffix(p) => key.ends_with(p),
+        }
+    }
+}
+
 /// Tensors a checkpoint may carry that no module needs, and why.
-/// (pattern, reason); a pattern ending in `.` or `_` is a prefix.
-pub const IGNORED: &[(&str, &str)] = &[
+pub const IGNORED: &[(KeyMatch, &str)] = &[
     (
-        "model_ema.",
+        KeyMatch::Prefix("model_ema."),
         "EMA shadow weights kept for training; the live UNet weights are used",
     ),
     (
-        "alphas_cumprod",
+        KeyMatch::Suffix(".embeddings.position_ids"),
+        "transformers' arange(77) buffer; positions are implicit",
+    ),
+    (
+        KeyMatch::Suffix(".logit_scale"),
+        "CLIP's contrastive temperature; text encoding never uses it",
+    ),
+    (
+        KeyMatch::Exact("alphas_cumprod"),
         "schedule buffer; the schedule is recomputed from the family",
     ),
-    ("alphas_cumprod_prev", "schedule buffer"),
-    ("betas", "schedule buffer"),
-    ("log_one_minus_alphas_cumprod", "schedule buffer"),
-    ("logvar", "training loss weighting"),
-    ("lvlb_weights", "training loss weighting"),
-    ("posterior_", "schedule buffers of DDPM posterior"),
-    ("sqrt_", "schedule buffers"),
+    (KeyMatch::Exact("alphas_cumprod_prev"), "schedule buffer"),
+    (KeyMatch::Exact("betas"), "schedule buffer"),
     (
-        "v_pred",
-        "marker of v-prediction files (read by Checkpoint::v_prediction_marker)",
+        KeyMatch::Exact("log_one_minus_alphas_cumprod"),
+        "schedule buffer",
     ),
-    ("ztsnr", "marker of zero-terminal-SNR files"),
+    (KeyMatch::Prefix("sqrt_"), "schedule buffers"),
+    (
+        KeyMatch::Prefix("posterior_"),
+        "DDPM posterior schedule buffers",
+    ),
+    (KeyMatch::Exact("logvar"), "training loss weighting"),
+    (KeyMatch::Exact("lvlb_weights"), "training loss weighting"),
+    (
+        KeyMatch::Exact("v_pred"),
+        "v-prediction marker, read by Checkpoint::v_prediction_marker",
+    ),
+    (KeyMatch::Exact("ztsnr"), "zero-terminal-SNR marker"),
 ];
 
 fn ignored_reason(key: &str) -> Option<&'static str> {
-    IGNORED.iter().find_map(|(p, reason)| {
-        let hit = if p.ends_with('.') || p.ends_with('_') {
-            key.starts_with(p)
-        } else {
-            key == *p
-        };
-        hit.then_some(*reason)
-    })
+    IGNORED
+        .iter()
+        .find_map(|(m, reason)| m.matches(key).then_some(*reason))
 }
 
 /// Compute dtype, device, and the stages' choices.

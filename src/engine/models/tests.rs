@@ -281,7 +281,7 @@ fn sd2_matches_reference() {
     check_clip(&f, 0, "clip_h", true, 1e-4);
     check_unet(&f, 1e-4);
     check_vae(&f, 1e-4);
-    check_accounting(&f, &["v_pred"]);
+    check_accounting(&f, &["cond_stage_model.model.logit_scale", "v_pred"]);
 }
 
 // SDXL: CLIP-L and OpenCLIP-G without the final norm on the penultimate
@@ -298,7 +298,13 @@ fn sdxl_matches_reference() {
     check_clip(&f, 1, "clip_g", false, 1e-4);
     check_unet(&f, 1e-4);
     check_vae(&f, 1e-4);
-    check_accounting(&f, &[]);
+    check_accounting(
+        &f,
+        &[
+            "conditioner.embedders.0.transformer.text_model.embeddings.position_ids",
+            "conditioner.embedders.1.model.logit_scale",
+        ],
+    );
 }
 
 fn header_file(name: &str) -> std::sync::Arc<super::weights::TensorFile> {
@@ -379,7 +385,7 @@ fn sd21_real_layout_is_fully_accounted() {
     assert_eq!((h.width, h.layers, h.heads, h.mlp), (1024, 24, 16, 4096));
     let acc = &ckpt.accounting()[0].1;
     let ignored: Vec<&str> = acc.ignored.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(ignored, ["v_pred"]);
+    assert_eq!(ignored, ["cond_stage_model.model.logit_scale", "v_pred"]);
 }
 
 #[test]
@@ -389,16 +395,55 @@ fn separate_vae_replaces_the_baked_one() {
     assert_eq!(acc.len(), 2);
     // Every baked first_stage_model tensor is ignored with its reason, and
     // the VAE file is used whole.
-    assert!(
-        acc[0]
-            .1
-            .ignored
-            .iter()
-            .all(|(k, r)| k.starts_with("first_stage_model.") && r.contains("VAE file"))
-    );
-    assert_eq!(acc[0].1.ignored.len(), 248);
+    let baked: Vec<_> = acc[0]
+        .1
+        .ignored
+        .iter()
+        .filter(|(k, _)| k.starts_with("first_stage_model."))
+        .collect();
+    assert_eq!(baked.len(), 248);
+    assert!(baked.iter().all(|(_, r)| r.contains("VAE file")));
     assert_eq!(acc[1].1.used.len(), 248);
+    assert!(acc[1].1.ignored.is_empty() && acc[1].1.unused.is_empty());
     assert_eq!(p.vae.scale, 0.13025);
+}
+
+/// Training leftovers are ignored by rule, each with its reason.
+#[test]
+fn training_leftovers_are_ignored_with_reasons() {
+    let mut text =
+        std::fs::read_to_string(data_dir().join("headers/sd15_checkpoint.json")).unwrap();
+    for extra in [
+        "model_ema.decay",
+        "model_ema.diffusion_modelinput_blocks00weight",
+        "alphas_cumprod",
+        "betas",
+        "sqrt_alphas_cumprod",
+        "posterior_variance",
+        "cond_stage_model.transformer.text_model.embeddings.position_ids",
+    ] {
+        text.push_str(&format!(
+            "{{\"key\": \"{extra}\", \"shape\": [4], \"dtype\": \"F32\"}}\n"
+        ));
+    }
+    let file = super::weights::TensorFile::from_header_lines("ema.safetensors", &text).unwrap();
+    let ckpt = Checkpoint::from_files(file, None).unwrap();
+    let _ = super::loader::Pipeline::load(&ckpt, &opts()).unwrap();
+    let acc = &ckpt.accounting()[0].1;
+    assert!(acc.unused.is_empty(), "{:?}", acc.unused);
+    assert_eq!(acc.ignored.len(), 7);
+    assert!(acc.ignored.iter().all(|(_, r)| !r.is_empty()));
+    // A stray tensor no rule explains is reported by name.
+    text.push_str(
+        "{\"key\": \"model.diffusion_model.extra.weight\", \"shape\": [4], \"dtype\": \"F32\"}\n",
+    );
+    let file = super::weights::TensorFile::from_header_lines("stray.safetensors", &text).unwrap();
+    let ckpt = Checkpoint::from_files(file, None).unwrap();
+    let _ = super::loader::Pipeline::load(&ckpt, &opts()).unwrap();
+    assert_eq!(
+        ckpt.accounting()[0].1.unused,
+        ["model.diffusion_model.extra.weight"]
+    );
 }
 
 #[test]
@@ -415,19 +460,29 @@ fn missing_and_misshapen_tensors_are_named() {
         Err(e) => panic!("wrong error {e}"),
         Ok(_) => panic!("a UNet without {key} loaded"),
     }
-    // A text encoder with a position table of the wrong length.
-    let header = std::fs::read_to_string(data_dir().join("sd15.header.jsonl")).unwrap();
+    // An OpenCLIP fused q/k/v of the wrong height.
+    let key = "cond_stage_model.model.transformer.resblocks.1.attn.in_proj_weight";
+    let header = std::fs::read_to_string(data_dir().join("sd2.header.jsonl")).unwrap();
     let bad = header.replace(
-        r#""cond_stage_model.transformer.text_model.embeddings.position_embedding.weight", "shape": [77, 128]"#,
-        r#""cond_stage_model.transformer.text_model.embeddings.position_embedding.weight", "shape": [76, 128]"#,
+        &format!(r#""{key}", "shape": [384, 128]"#),
+        &format!(r#""{key}", "shape": [381, 128]"#),
     );
     assert_ne!(bad, header);
     let file = super::weights::TensorFile::from_header_lines("bad.safetensors", &bad).unwrap();
     let ckpt = Checkpoint::from_files(file, None).unwrap();
-    // The loader reads positions from the shape, so 76 positions load and
-    // an input longer than the table is refused by name.
-    let text = ckpt.text_encoders(&opts()).unwrap();
-    assert_eq!(text.encoders[0].model.config().positions, 76);
+    match ckpt.text_encoders(&opts()) {
+        Err(ModelError::Shape {
+            key: k,
+            found,
+            expected,
+            ..
+        }) => {
+            assert_eq!(k, key);
+            assert_eq!((found, expected), (vec![381, 128], vec![384, 128]));
+        }
+        Err(e) => panic!("wrong error {e}"),
+        Ok(_) => panic!("a misshapen in_proj_weight loaded"),
+    }
 }
 
 #[test]
@@ -599,4 +654,126 @@ fn bf16_files_and_f16_compute() {
     let out = run(&f16, DType::F16);
     assert_eq!(out.dtype(), DType::F16);
     check("unet, f16 compute", &out, &refs["unet.out"], 1e-2);
+}
+
+/// One full-size SD1.5 UNet step at 512x512 against diffusers, same
+/// weights and thread count: see tests/reference/bench_unet.py for the
+/// command. Ignored by default (needs the 1.7 GB file it writes).
+#[test]
+#[ignore]
+fn bench_sd15_unet_512() {
+    let Ok(dir) = std::env::var("GEN_BENCH_DIR") else {
+        panic!("set GEN_BENCH_DIR to the folder bench_unet.py wrote");
+    };
+    let dir = PathBuf::from(dir);
+    let r =
+        candle_core::safetensors::load(dir.join("sd15_unet_reference.safetensors"), &Device::Cpu)
+            .unwrap();
+    let file = super::weights::TensorFile::open(&dir.join("sd15_unet.safetensors")).unwrap();
+    let w = super::weights::Weights::new(file.clone(), DType::F32, &Device::Cpu);
+    let t0 = std::time::Instant::now();
+    let unet =
+        super::unet::UNet::load(&w.pp("model.diffusion_model"), super::Heads::Count(8)).unwrap();
+    let load = t0.elapsed().as_secs_f64();
+    let unused: Vec<String> = file
+        .keys()
+        .filter(|k| !file.used().contains(*k))
+        .map(str::to_string)
+        .collect();
+    assert!(unused.is_empty(), "unused {unused:?}");
+    let inp = UNetInput {
+        timesteps: &r["t"],
+        context: &r["context"],
+        adm: None,
+    };
+    let out = unet.forward(&r["x"], &inp).unwrap(); // warm-up
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t0 = std::time::Instant::now();
+        let _ = unet.forward(&r["x"], &inp).unwrap();
+        times.push(t0.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let ours = times[1];
+    let torch = r["torch_seconds"].to_vec1::<f32>().unwrap()[0] as f64;
+    let threads = r["threads"].to_vec1::<f32>().unwrap()[0];
+    check("full-size unet vs diffusers", &out, &r["out"], 1e-3);
+    eprintln!(
+        "SD1.5 UNet 512x512, batch 1, f32, {threads} threads: gen (candle) {ours:.3} s/step, \
+         diffusers {torch:.3} s/step, ratio gen/diffusers {:.2} (load {load:.1} s)",
+        ours / torch
+    );
+}
+
+/// SDXL conditioning as ComfyUI assembles it: clip_l and clip_g penultimate
+/// layers (not normed) side by side, clip_g's projected pooled output of
+/// the first row; clip_l pads with the end token, clip_g with 0.
+#[test]
+fn sdxl_conditioning_concatenates_l_and_g() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = std::fs::read_to_string(data_dir().join("sdxl.header.jsonl"))
+        .unwrap()
+        .replace("[1000, 64]", "[49408, 64]")
+        .replace("[1000, 128]", "[49408, 128]");
+    let path = build_from_header(dir.path(), "sdxl-vocab", &header, &[]);
+    let ckpt = Checkpoint::open(&path, None).unwrap();
+    let text = ckpt.text_encoders(&opts()).unwrap();
+    let dev = Device::Cpu;
+    let cond = text.encode("a red fox", None, &dev).unwrap();
+    assert_eq!(cond.context.dims(), [1, 77, 192]);
+    let pooled = cond.pooled.unwrap();
+    assert_eq!(pooled.dims(), [1, 128]);
+    let mut ids = vec![super::tokenizer::START];
+    ids.extend(super::tokenizer::encode("a red fox"));
+    ids.push(super::tokenizer::END);
+    let (mut l_ids, mut g_ids) = (ids.clone(), ids);
+    l_ids.resize(77, super::tokenizer::END);
+    g_ids.resize(77, 0);
+    let l = &text.encoders[0].model;
+    let g = &text.encoders[1].model;
+    let lo = l
+        .forward(
+            &Tensor::new(l_ids.as_slice(), &dev)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap(),
+            &[4],
+            Some(-2),
+            false,
+        )
+        .unwrap();
+    let go = g
+        .forward(
+            &Tensor::new(g_ids.as_slice(), &dev)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap(),
+            &[4],
+            Some(-2),
+            false,
+        )
+        .unwrap();
+    let expect = Tensor::cat(&[&lo.hidden, &go.hidden], 2).unwrap();
+    assert!(max_diff(&cond.context, &expect) < 1e-5);
+    assert!(max_diff(&pooled, go.projected.as_ref().unwrap()) < 1e-5);
+    // Padding matters: clip_g with end-token padding would differ.
+    let mut wrong = g_ids.clone();
+    wrong[5..].fill(super::tokenizer::END);
+    let wo = g
+        .forward(
+            &Tensor::new(wrong.as_slice(), &dev)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap(),
+            &[4],
+            Some(-2),
+            false,
+        )
+        .unwrap();
+    assert!(
+        max_diff(
+            &wo.hidden.narrow(1, 5, 72).unwrap(),
+            &go.hidden.narrow(1, 5, 72).unwrap()
+        ) > 1e-3
+    );
 }

@@ -378,6 +378,26 @@ impl Vae {
     }
 }
 
+/// Images [b, 3, H, W] in [-1, 1] to interleaved RGB bytes per image, as
+/// ComfyUI saves them: `clamp((x + 1) / 2, 0, 1) * 255`, truncated (not
+/// rounded) to u8, so the PNG bytes match ComfyUI's.
+pub fn to_rgb8(images: &Tensor) -> Result<Vec<Vec<u8>>> {
+    let (b, c, _, _) = images.dims4()?;
+    if c != 3 {
+        return Err(super::ModelError::Invalid(format!(
+            "{c}-channel image, expected RGB"
+        )));
+    }
+    let x = ((images.to_dtype(candle_core::DType::F32)? + 1.0)? / 2.0)?.clamp(0f32, 1f32)?;
+    let x = (x * 255.0)?.permute((0, 2, 3, 1))?.contiguous()?;
+    (0..b)
+        .map(|i| {
+            let v: Vec<f32> = x.get(i)?.flatten_all()?.to_vec1()?;
+            Ok(v.into_iter().map(|p| p as u8).collect())
+        })
+        .collect()
+}
+
 /// Start offsets covering `len` with tiles of `tile` overlapping by
 /// `overlap`; the last tile is aligned to the end.
 fn tile_starts(len: usize, tile: usize, overlap: usize) -> Vec<usize> {
@@ -419,4 +439,29 @@ fn ramp_mask(
         .flat_map(|y| (0..w).map(move |x| edge(y, h, top, bottom) * edge(x, w, left, right)))
         .collect();
     Ok(Tensor::from_vec(data, (1, 1, h, w), device)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rgb8_truncates_like_comfyui() {
+        let x = Tensor::from_vec(
+            vec![-1.5f32, -1.0, 0.0, 0.999, 1.0, 2.0],
+            (1, 3, 1, 2),
+            &candle_core::Device::Cpu,
+        )
+        .unwrap();
+        // Channels R = [-1.5, -1], G = [0, 0.999], B = [1, 2], interleaved
+        // per pixel; (0.999 + 1) / 2 * 255 = 254.87 -> 254; 0 -> 127.5 -> 127.
+        assert_eq!(to_rgb8(&x).unwrap(), vec![vec![0, 127, 255, 0, 254, 255]]);
+    }
+
+    #[test]
+    fn tiles_cover_the_latent() {
+        assert_eq!(tile_starts(10, 4, 2), vec![0, 2, 4, 6]);
+        assert_eq!(tile_starts(10, 16, 4), vec![0]);
+        assert_eq!(tile_starts(9, 4, 0), vec![0, 4, 5]);
+    }
 }

@@ -280,15 +280,6 @@ impl Weights {
         }
         self.get(name)
     }
-
-    /// Marks a tensor as read without loading it (for tensors a module
-    /// knows and deliberately ignores).
-    pub fn touch(&self, name: &str) {
-        let key = self.key(name);
-        if self.file.index.contains_key(&key) {
-            self.file.mark(&key);
-        }
-    }
 }
 
 /// An error for a file whose layout is not what a module expects.

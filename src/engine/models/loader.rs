@@ -110,6 +110,15 @@ pub struct Checkpoint {
     family: Family,
 }
 
+/// The prediction type read from the file (for the sampler side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prediction {
+    /// v-prediction rather than epsilon.
+    pub v_prediction: bool,
+    /// Zero-terminal-SNR schedule (`ztsnr` key).
+    pub zero_snr: bool,
+}
+
 /// What [`Checkpoint::accounting`] found, per file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Accounting {
@@ -147,6 +156,45 @@ impl Checkpoint {
     /// files); the prediction type itself is the sampler side's choice.
     pub fn v_prediction_marker(&self) -> bool {
         self.file.shape_of("v_pred").is_some()
+    }
+
+    /// What the UNet predicts, decided as ComfyUI decides it
+    /// (`supported_models.py`): SDXL files with a `v_pred` key are
+    /// v-prediction (zero-terminal-SNR when `ztsnr` is present too); SD2.x
+    /// is v-prediction when the `v_pred` key is there or, failing that,
+    /// when the population std of
+    /// `output_blocks.11.1.transformer_blocks.0.norm1.bias` exceeds 0.09
+    /// (ComfyUI's heuristic; 768-v files pass it, 512-base files do not);
+    /// SD1.5 is epsilon.
+    pub fn prediction(&self) -> Result<Prediction> {
+        let has = |k: &str| self.file.shape_of(k).is_some();
+        let zero_snr = has("ztsnr");
+        let v = match self.family {
+            Family::Sd15 => false,
+            Family::Sdxl => has("v_pred"),
+            Family::Sd2 => {
+                let key =
+                    "model.diffusion_model.output_blocks.11.1.transformer_blocks.0.norm1.bias";
+                let in_channels = self
+                    .file
+                    .shape_of("model.diffusion_model.input_blocks.0.0.weight");
+                if has("v_pred") {
+                    true
+                } else if has(key) && in_channels.is_some_and(|s| s.get(1) == Some(&4)) {
+                    let w = Weights::new(self.file.clone(), DType::F32, &Device::Cpu);
+                    let t = w.get(key)?;
+                    let mean = t.mean_all()?;
+                    let var = t.broadcast_sub(&mean)?.sqr()?.mean_all()?;
+                    var.sqrt()?.to_scalar::<f32>()? > 0.09
+                } else {
+                    false
+                }
+            }
+        };
+        Ok(Prediction {
+            v_prediction: v,
+            zero_snr,
+        })
     }
 
     fn root(&self, opts: &LoadOptions) -> Weights {

@@ -777,3 +777,49 @@ fn sdxl_conditioning_concatenates_l_and_g() {
         ) > 1e-3
     );
 }
+
+/// ComfyUI's prediction detection: SD1.5 epsilon; SD2.x by the v_pred key
+/// or the std of one norm bias; SDXL by the v_pred key.
+#[test]
+fn prediction_follows_comfyui() {
+    let real = |name: &str| {
+        Checkpoint::from_files(header_file(name), None)
+            .unwrap()
+            .prediction()
+            .unwrap()
+    };
+    assert!(!real("sd15_checkpoint.json").v_prediction);
+    assert!(!real("sdxl_base_checkpoint.json").v_prediction);
+    // The 768-v header carries v_pred.
+    assert!(real("sd21_768_v_checkpoint.json").v_prediction);
+    // Without the key, the heuristic on the norm bias decides.
+    let dir = tempfile::tempdir().unwrap();
+    let key = "model.diffusion_model.output_blocks.11.1.transformer_blocks.0.norm1.bias";
+    for (spread, v) in [(0.2f32, true), (0.01, false)] {
+        let mut t = HashMap::new();
+        let bias: Vec<f32> = (0..64)
+            .map(|i| if i % 2 == 0 { spread } else { -spread })
+            .collect();
+        t.insert(
+            key.to_string(),
+            Tensor::new(bias.as_slice(), &Device::Cpu).unwrap(),
+        );
+        t.insert(
+            "model.diffusion_model.input_blocks.0.0.weight".to_string(),
+            Tensor::zeros((8, 4, 3, 3), DType::F32, &Device::Cpu).unwrap(),
+        );
+        t.insert(
+            "cond_stage_model.model.ln_final.weight".to_string(),
+            Tensor::ones(8, DType::F32, &Device::Cpu).unwrap(),
+        );
+        let path = dir.path().join(format!("sd2-{spread}.safetensors"));
+        candle_core::safetensors::save(&t, &path).unwrap();
+        let ckpt = Checkpoint::open(&path, None).unwrap();
+        assert_eq!(ckpt.family(), Family::Sd2);
+        assert_eq!(
+            ckpt.prediction().unwrap().v_prediction,
+            v,
+            "spread {spread}"
+        );
+    }
+}

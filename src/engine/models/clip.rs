@@ -64,7 +64,7 @@ impl ClipConfig {
                 t.count("encoder.layers"),
                 t.shape("encoder.layers.0.mlp.fc1.weight")?,
                 if w.contains("text_projection.weight") {
-                    Some(w.shape("text_projection.weight")?[0])
+                    Some(w.dim("text_projection.weight", 0)?)
                 } else {
                     None
                 },
@@ -75,7 +75,7 @@ impl ClipConfig {
                 w.count("transformer.resblocks"),
                 w.shape("transformer.resblocks.0.mlp.c_fc.weight")?,
                 if w.contains("text_projection") {
-                    Some(w.shape("text_projection")?[1])
+                    Some(w.dim("text_projection", 1)?)
                 } else {
                     None
                 },

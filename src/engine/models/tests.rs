@@ -845,3 +845,39 @@ fn unet_accepts_odd_latent_sizes() {
         .unwrap();
     assert_eq!(out.dims(), [1, 4, 9, 13]);
 }
+
+/// No tensor of a wrong rank makes loading panic: each tensor of the tiny
+/// SD1.5 and SDXL layouts in turn is given shape [] and then [3], and
+/// every stage is built; each attempt must return (Ok or a named error).
+#[test]
+fn misshapen_tensors_never_panic() {
+    for family in ["sd15", "sdxl"] {
+        let header =
+            std::fs::read_to_string(data_dir().join(format!("{family}.header.jsonl"))).unwrap();
+        let lines: Vec<&str> = header.lines().collect();
+        for i in 0..lines.len() {
+            for bad in ["[]", "[3]"] {
+                let v: serde_json::Value = serde_json::from_str(lines[i]).unwrap();
+                let key = v["key"].as_str().unwrap();
+                let mut text = String::new();
+                for (j, l) in lines.iter().enumerate() {
+                    if j == i {
+                        text.push_str(&format!(
+                            r#"{{"key": "{key}", "shape": {bad}, "dtype": "F32"}}"#
+                        ));
+                    } else {
+                        text.push_str(l);
+                    }
+                    text.push('\n');
+                }
+                let file = super::weights::TensorFile::from_header_lines("bad.safetensors", &text)
+                    .unwrap();
+                let result = std::panic::catch_unwind(|| {
+                    let ckpt = Checkpoint::from_files(file, None)?;
+                    super::loader::Pipeline::load(&ckpt, &opts()).map(|_| ())
+                });
+                assert!(result.is_ok(), "{family}: {key} with shape {bad} panicked");
+            }
+        }
+    }
+}

@@ -162,7 +162,7 @@ struct SpatialTransformer {
 
 impl SpatialTransformer {
     fn load(w: &Weights, heads: Heads) -> Result<Self> {
-        let inner = w.shape("proj_in.weight")?[0];
+        let inner = w.dim("proj_in.weight", 0)?;
         let heads = heads.heads_for(inner);
         if inner % heads != 0 {
             return Err(layout_error(
@@ -400,7 +400,7 @@ impl UNetConfig {
                 continue;
             }
             if in_level == 0 {
-                level_channels.push(b.shape("0.out_layers.3.weight")?[0]);
+                level_channels.push(b.dim("0.out_layers.3.weight", 0)?);
                 transformer_depth.push(b.count("1.transformer_blocks"));
             }
             in_level += 1;
@@ -412,15 +412,15 @@ impl UNetConfig {
             let b = w.pp(format!("input_blocks.{i}.1"));
             if b.contains("proj_in.weight") {
                 linear_proj = b.shape("proj_in.weight")?.len() == 2;
-                context_dim = Some(b.shape("transformer_blocks.0.attn2.to_k.weight")?[1]);
+                context_dim = Some(b.dim("transformer_blocks.0.attn2.to_k.weight", 1)?);
                 break;
             }
         }
         Ok(Self {
             in_channels: conv_in[1],
-            out_channels: w.shape("out.2.weight")?[0],
+            out_channels: w.dim("out.2.weight", 0)?,
             model_channels: conv_in[0],
-            time_embed_dim: w.shape("time_embed.0.weight")?[0],
+            time_embed_dim: w.dim("time_embed.0.weight", 0)?,
             level_channels,
             res_blocks,
             transformer_depth,
@@ -428,7 +428,7 @@ impl UNetConfig {
             context_dim,
             linear_proj,
             adm_in: if w.contains("label_emb.0.0.weight") {
-                Some(w.shape("label_emb.0.0.weight")?[1])
+                Some(w.dim("label_emb.0.0.weight", 1)?)
             } else {
                 None
             },

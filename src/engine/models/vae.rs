@@ -39,10 +39,10 @@ impl VaeConfig {
             return Err(layout_error(w, "no decoder.up blocks"));
         }
         let level_channels = (0..levels)
-            .map(|i| Ok(w.shape(&format!("decoder.up.{i}.block.0.conv2.weight"))?[0]))
+            .map(|i| Ok(w.dim(&format!("decoder.up.{i}.block.0.conv2.weight"), 0)?))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            latent_channels: w.shape("post_quant_conv.weight")?[0],
+            latent_channels: w.dim("post_quant_conv.weight", 0)?,
             level_channels,
             res_blocks: w.count("decoder.up.0.block").saturating_sub(1),
             has_encoder: w.contains_prefix("encoder"),

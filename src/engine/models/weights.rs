@@ -256,6 +256,21 @@ impl Weights {
             })
     }
 
+    /// Size of dimension `i` of a tensor; a tensor of too low a rank is a
+    /// layout error naming it.
+    pub fn dim(&self, name: &str, i: usize) -> Result<usize> {
+        let shape = self.shape(name)?;
+        shape.get(i).copied().ok_or_else(|| ModelError::Layout {
+            path: self.file.path.clone(),
+            message: format!(
+                "tensor `{}` has rank {}, expected at least {}",
+                self.key(name),
+                shape.len(),
+                i + 1
+            ),
+        })
+    }
+
     /// Counts `prefix.name.N.*` groups for N = 0, 1, ... until one is absent.
     pub fn count(&self, name: &str) -> usize {
         (0..)

@@ -39,7 +39,7 @@ impl VaeConfig {
             return Err(layout_error(w, "no decoder.up blocks"));
         }
         let level_channels = (0..levels)
-            .map(|i| Ok(w.dim(&format!("decoder.up.{i}.block.0.conv2.weight"), 0)?))
+            .map(|i| w.dim(&format!("decoder.up.{i}.block.0.conv2.weight"), 0))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             latent_channels: w.dim("post_quant_conv.weight", 0)?,

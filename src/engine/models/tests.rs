@@ -881,3 +881,36 @@ fn misshapen_tensors_never_panic() {
         }
     }
 }
+
+/// A context repeated along the token axis conditions the UNet exactly as
+/// the original (ComfyUI's way of batching prompts of different lengths):
+/// measured max abs diff 1.2e-6.
+#[test]
+fn repeated_context_conditions_the_same() {
+    let f = fixture("sd15");
+    let unet = f.ckpt.unet(&opts()).unwrap();
+    let r = &f.refs;
+    let x = r["unet.x"].narrow(0, 0, 1).unwrap();
+    let t = r["unet.t"].narrow(0, 0, 1).unwrap();
+    let short = r["unet.context"].narrow(0, 0, 1).unwrap();
+    let long = Tensor::cat(&[&short, &short], 1).unwrap();
+    let batched = super::text::batch_contexts(&[&long, &short]).unwrap();
+    assert_eq!(batched.dims(), [2, 154, 128]);
+    let run = |ctx: &Tensor| {
+        unet.forward(
+            &x,
+            &UNetInput {
+                timesteps: &t,
+                context: ctx,
+                adm: None,
+            },
+        )
+        .unwrap()
+    };
+    check(
+        "repeated context",
+        &run(&batched.narrow(0, 1, 1).unwrap()),
+        &run(&short),
+        1e-5,
+    );
+}

@@ -120,3 +120,36 @@ impl TextEncoders {
         })
     }
 }
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Batches contexts of different token lengths (a long prompt with a short
+/// negative) as ComfyUI does for CFG (`CONDCrossAttn.concat`): each is
+/// repeated along the token axis to the least common multiple of the
+/// lengths, then they are stacked on the batch axis. Repeating every key
+/// k times leaves cross-attention's output unchanged (each softmax weight
+/// is divided by k and summed k times).
+pub fn batch_contexts(contexts: &[&Tensor]) -> Result<Tensor> {
+    let lens = contexts
+        .iter()
+        .map(|c| c.dim(1))
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    let lcm = lens.iter().fold(
+        1,
+        |acc, &n| if n == 0 { acc } else { acc / gcd(acc, n) * n },
+    );
+    let parts = contexts
+        .iter()
+        .zip(&lens)
+        .map(|(c, &n)| {
+            if n == 0 || n == lcm {
+                Ok((*c).clone())
+            } else {
+                c.repeat((1, lcm / n, 1))
+            }
+        })
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    Ok(Tensor::cat(&parts, 0)?)
+}

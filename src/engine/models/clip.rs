@@ -99,9 +99,12 @@ impl ClipConfig {
             heads: width / CLIP_HEAD_DIM,
             mlp: fc1[0],
             positions: pos[0],
+            // OpenAI's CLIP-L (768 wide) uses quick_gelu; OpenCLIP's H
+            // (1024) and G (1280) use gelu, also when saved in HF names
+            // (ComfyUI's clip_g.safetensors).
             activation: match layout {
-                ClipLayout::Hf => Activation::QuickGelu,
-                ClipLayout::OpenClip => Activation::Gelu,
+                ClipLayout::Hf if width < 1024 => Activation::QuickGelu,
+                _ => Activation::Gelu,
             },
             projection: proj,
         })

@@ -143,6 +143,9 @@ pub struct FamilySpec {
     pub clip_ln_hidden: bool,
     /// Size of each Fourier embedding of the SDXL size/crop conditioning.
     pub adm_size_dim: usize,
+    /// Padding token of each text encoder, in order (clip_l pads with the
+    /// end token, OpenCLIP-H and clip_g with 0).
+    pub pads: &'static [tokenizer::Pad],
 }
 
 const SPECS: [FamilySpec; 3] = [
@@ -153,6 +156,7 @@ const SPECS: [FamilySpec; 3] = [
         clip_layer: None,
         clip_ln_hidden: true,
         adm_size_dim: 0,
+        pads: &[tokenizer::Pad::End],
     },
     FamilySpec {
         family: Family::Sd2,
@@ -161,6 +165,7 @@ const SPECS: [FamilySpec; 3] = [
         clip_layer: Some(-2),
         clip_ln_hidden: true,
         adm_size_dim: 0,
+        pads: &[tokenizer::Pad::Zero],
     },
     FamilySpec {
         family: Family::Sdxl,
@@ -169,6 +174,7 @@ const SPECS: [FamilySpec; 3] = [
         clip_layer: Some(-2),
         clip_ln_hidden: false,
         adm_size_dim: 256,
+        pads: &[tokenizer::Pad::End, tokenizer::Pad::Zero],
     },
 ];
 

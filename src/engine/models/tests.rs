@@ -914,3 +914,103 @@ fn repeated_context_conditions_the_same() {
         1e-5,
     );
 }
+
+/// Writes the tensors of a tiny fixture whose keys start with `prefix` to
+/// their own file, the prefix removed (ComfyUI's separate-file layout).
+fn split_out(dir: &Path, ckpt: &Path, prefix: &str, name: &str) -> PathBuf {
+    let all = candle_core::safetensors::load(ckpt, &Device::Cpu).unwrap();
+    let part: HashMap<String, Tensor> = all
+        .into_iter()
+        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v)))
+        .collect();
+    assert!(!part.is_empty());
+    let path = dir.join(name);
+    candle_core::safetensors::save(&part, &path).unwrap();
+    path
+}
+
+/// Separate UNet (bare keys), clip_l (HF names) and VAE files give the
+/// same numbers as the single file; every tensor of each file is used.
+#[test]
+fn separate_files_match_the_single_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = build_checkpoint(dir.path(), "sd15", &[]);
+    let unet = split_out(
+        dir.path(),
+        &single,
+        "model.diffusion_model.",
+        "unet.safetensors",
+    );
+    let clip = split_out(
+        dir.path(),
+        &single,
+        "cond_stage_model.transformer.",
+        "clip_l.safetensors",
+    );
+    let vae = split_out(dir.path(), &single, "first_stage_model.", "vae.safetensors");
+    let f = Fixture {
+        ckpt: Checkpoint::from_parts(&unet, &[&clip], &vae).unwrap(),
+        refs: reference("sd15"),
+        _dir: dir,
+    };
+    assert_eq!(f.ckpt.family(), Family::Sd15);
+    check_clip(&f, 0, "clip_l", true, 1e-4);
+    check_unet(&f, 1e-4);
+    check_vae(&f, 1e-4);
+    let _ = super::loader::Pipeline::load(&f.ckpt, &opts()).unwrap();
+    let acc = f.ckpt.accounting();
+    assert_eq!(acc.len(), 3);
+    for (path, a) in acc {
+        assert!(
+            a.unused.is_empty() && a.ignored.is_empty(),
+            "{}: {a:?}",
+            path.display()
+        );
+    }
+}
+
+/// ComfyUI's real clip_l / clip_g files (HF names, G with gelu and its
+/// projection) next to an SDXL UNet with bare keys and the SDXL VAE.
+#[test]
+fn separate_real_sdxl_files_are_fully_accounted() {
+    let text =
+        std::fs::read_to_string(data_dir().join("headers/sdxl_base_checkpoint.json")).unwrap();
+    let unet: String = text
+        .lines()
+        .filter(|l| l.contains("\"model.diffusion_model."))
+        .map(|l| l.replace("\"model.diffusion_model.", "\"") + "\n")
+        .collect();
+    let unet = super::weights::TensorFile::from_header_lines("unet.safetensors", &unet).unwrap();
+    let ckpt = Checkpoint::from_part_files(
+        unet,
+        vec![header_file("clip_g.json"), header_file("clip_l.json")],
+        header_file("vae_sdxl.json"),
+    )
+    .unwrap();
+    assert_eq!(ckpt.family(), Family::Sdxl);
+    let p = super::loader::Pipeline::load(&ckpt, &opts()).unwrap();
+    let widths: Vec<_> = p
+        .text
+        .encoders
+        .iter()
+        .map(|e| e.model.config().width)
+        .collect();
+    assert_eq!(widths, [768, 1280]);
+    assert_eq!(
+        p.text.encoders[1].model.config().activation,
+        super::clip::Activation::Gelu
+    );
+    assert_eq!(
+        p.text.encoders[0].model.config().activation,
+        super::clip::Activation::QuickGelu
+    );
+    for (path, a) in ckpt.accounting() {
+        assert!(a.unused.is_empty(), "{}: {:?}", path.display(), a.unused);
+        assert!(
+            a.ignored.iter().all(|(k, _)| k == "logit_scale"),
+            "{}: {:?}",
+            path.display(),
+            a.ignored
+        );
+    }
+}

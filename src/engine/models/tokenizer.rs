@@ -77,11 +77,55 @@ fn split_embeddings(s: &str) -> Vec<String> {
     parts.into_iter().filter(|p| !p.is_empty()).collect()
 }
 
+/// What ComfyUI does with `embedding:NAME` when NAME is not a textual
+/// inversion it can load (we load none yet): the name is dropped (with a
+/// warning there, see [`embedding_names`]) and the text after it is
+/// tokenised. Returns (name, leftover text), as `_try_get_embedding`.
+fn embedding_leftover(rest: &str) -> (String, Option<String>) {
+    let rest = rest.trim_matches('\n');
+    let mut words = rest.split_whitespace();
+    let mut name = words.next().unwrap_or("").to_string();
+    let mut leftover = words.collect::<Vec<_>>().join(" ");
+    if let Some(cut) = name.find(['<', '[']) {
+        leftover = if leftover.is_empty() {
+            name[cut..].to_string()
+        } else {
+            format!("{} {leftover}", &name[cut..])
+        };
+        name.truncate(cut);
+    }
+    let stripped = name.trim_matches(',');
+    if stripped.len() < name.len() {
+        // ComfyUI retries without commas and keeps the name's tail
+        // (`name[len(stripped):]`) in front of the leftover.
+        leftover = format!("{} {leftover}", &name[stripped.len()..]);
+    }
+    let leftover = (!leftover.is_empty()).then_some(leftover);
+    (name, leftover)
+}
+
+/// The `embedding:NAME` references of a prompt (textual inversions), which
+/// ComfyUI would load and we drop; a caller warns about them.
+pub fn embedding_names(text: &str) -> Vec<String> {
+    prompt::parse(text)
+        .iter()
+        .flat_map(|p| split_embeddings(&p.text))
+        .filter_map(|w| w.strip_prefix(EMBEDDING).map(|r| embedding_leftover(r).0))
+        .collect()
+}
+
 /// Tokenises a prompt into rows as ComfyUI's `tokenize_with_weights`.
 pub fn tokenize_weighted(text: &str, pad: Pad) -> Rows {
     let mut groups: Vec<Vec<(u32, f64)>> = Vec::new();
     for piece in prompt::parse(text) {
         for word in split_embeddings(&piece.text) {
+            let word = match word.strip_prefix(EMBEDDING) {
+                Some(rest) => match embedding_leftover(rest) {
+                    (_, Some(leftover)) => leftover,
+                    (_, None) => continue,
+                },
+                None => word,
+            };
             groups.push(
                 encode(&word)
                     .into_iter()
@@ -150,6 +194,27 @@ mod tests {
         let gids: Vec<u32> = g[0].iter().map(|t| t.0).collect();
         assert_eq!(gids[4], END);
         assert!(gids[5..].iter().all(|&t| t == 0));
+    }
+
+    #[test]
+    fn missing_embeddings_are_dropped_like_comfyui() {
+        let ids = |t: &str| -> Vec<u32> {
+            tokenize_weighted(t, Pad::End)[0]
+                .iter()
+                .map(|x| x.0)
+                .take_while(|&x| x != END)
+                .skip(1)
+                .collect()
+        };
+        assert_eq!(ids("a embedding:foo cat"), ids("a cat"));
+        assert_eq!(ids("a embedding:foo"), ids("a "));
+        // Only after whitespace: "xembedding:foo" is text.
+        assert_ne!(ids("xembedding:foo"), ids("x"));
+        assert_eq!(
+            embedding_names("a embedding:foo cat, (embedding:bar:1.2)"),
+            ["foo", "bar"]
+        );
+        assert_eq!(embedding_names("a embedding:easyneg[x]"), ["easyneg"]);
     }
 
     #[test]

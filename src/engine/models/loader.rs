@@ -370,15 +370,27 @@ impl Checkpoint {
                     ln_hidden: spec.clip_ln_hidden,
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>();
+        self.release();
+        let encoders = encoders?;
         Ok(TextEncoders {
             family: self.family,
             encoders,
         })
     }
 
+    /// Unmaps every file: each stage's tensors are copied out when it is
+    /// built, so the maps need not stay resident while it runs.
+    fn release(&self) {
+        for f in &self.files {
+            f.release();
+        }
+    }
+
     pub fn unet(&self, opts: &LoadOptions) -> Result<UNet> {
-        let unet = UNet::load(&self.unet.weights(opts), self.family.spec().unet_heads)?;
+        let unet = UNet::load(&self.unet.weights(opts), self.family.spec().unet_heads);
+        self.release();
+        let unet = unet?;
         if let Some(adm) = unet.config().adm_in {
             let size = self.family.spec().adm_size_dim;
             if adm <= 6 * size {

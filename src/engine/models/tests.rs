@@ -1014,3 +1014,15 @@ fn separate_real_sdxl_files_are_fully_accounted() {
         );
     }
 }
+
+/// Files are unmapped after each stage is built and mapped again for the
+/// next: stages load in any order and repeatedly.
+#[test]
+fn stages_reload_after_unmapping() {
+    let f = fixture("sd15");
+    let a = f.ckpt.vae(&opts()).unwrap();
+    let _ = f.ckpt.unet(&opts()).unwrap();
+    let b = f.ckpt.vae(&opts()).unwrap();
+    let z = &f.refs["vae.z"];
+    assert_eq!(max_diff(&a.decode(z).unwrap(), &b.decode(z).unwrap()), 0.0);
+}

@@ -19,9 +19,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 enum Source {
-    Mapped(MmapedSafetensors),
+    /// The map is dropped by [`TensorFile::release`] once a stage is built
+    /// (its pages would otherwise stay resident for the whole render) and
+    /// made again on the next read.
+    Mapped(Mutex<Option<MmapedSafetensors>>),
     /// Names, shapes and dtypes only (headers of real files).
     Shapes,
+}
+
+fn map(path: &Path) -> Result<MmapedSafetensors> {
+    // SAFETY: the map is read-only; a file truncated under us while
+    // mapped is the one hazard, as for every mmap-based loader.
+    unsafe { MmapedSafetensors::new(path) }.map_err(|e| ModelError::BadFile {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// One weight file, memory-mapped.
@@ -59,12 +71,7 @@ impl TensorFile {
                 message: "not a regular file".into(),
             });
         }
-        // SAFETY: the map is read-only; a file truncated under us while
-        // mapped is the one hazard, as for every mmap-based loader.
-        let st = unsafe { MmapedSafetensors::new(path) }.map_err(|e| ModelError::BadFile {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let st = map(path)?;
         let mut index = BTreeMap::new();
         for (name, view) in st.tensors() {
             // Unknown dtypes (fp8, bool, ...) are indexed as U8 and refused
@@ -74,7 +81,7 @@ impl TensorFile {
         }
         Ok(Arc::new(Self {
             path: path.to_owned(),
-            source: Source::Mapped(st),
+            source: Source::Mapped(Mutex::new(Some(st))),
             index,
             used: Mutex::new(BTreeSet::new()),
         }))
@@ -118,6 +125,16 @@ impl TensorFile {
             index,
             used: Mutex::new(BTreeSet::new()),
         }))
+    }
+
+    /// Unmaps the file (tensors already loaded are copies and stay); a
+    /// later read maps it again.
+    pub fn release(&self) {
+        if let Source::Mapped(st) = &self.source
+            && let Ok(mut g) = st.lock()
+        {
+            *g = None;
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -165,7 +182,18 @@ impl TensorFile {
         }
         self.mark(key);
         let t = match &self.source {
-            Source::Mapped(st) => st.load(key, device)?,
+            Source::Mapped(st) => {
+                let mut guard = st
+                    .lock()
+                    .map_err(|_| ModelError::Invalid("weight map poisoned".into()))?;
+                if guard.is_none() {
+                    *guard = Some(map(&self.path)?);
+                }
+                guard
+                    .as_ref()
+                    .ok_or_else(|| ModelError::Invalid("weight map missing".into()))?
+                    .load(key, device)?
+            }
             Source::Shapes => {
                 return Ok(Tensor::zeros((), dtype, device)?.broadcast_as(shape.as_slice())?);
             }

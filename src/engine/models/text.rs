@@ -67,8 +67,12 @@ impl Encoder {
             if has_weights {
                 let empty = hidden.i(ids.len() - 1)?;
                 let w: Vec<f32> = row.iter().map(|&(_, w)| w as f32).collect();
+                // ComfyUI touches only tokens whose weight is not 1.
+                let keep: Vec<u8> = row.iter().map(|&(_, w)| u8::from(w == 1.0)).collect();
                 let w = Tensor::from_vec(w, (n, 1), device)?.to_dtype(z.dtype())?;
-                z = ((z - &empty)?.broadcast_mul(&w)? + &empty)?;
+                let keep = Tensor::from_vec(keep, (n, 1), device)?.broadcast_as(z.shape())?;
+                let moved = ((&z - &empty)?.broadcast_mul(&w)? + &empty)?;
+                z = keep.where_cond(&z, &moved)?;
             }
             parts.push(z);
         }

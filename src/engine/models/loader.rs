@@ -376,6 +376,7 @@ impl Checkpoint {
         Ok(TextEncoders {
             family: self.family,
             encoders,
+            syntax: Default::default(),
         })
     }
 

@@ -6,9 +6,11 @@
 //! * `(text:1.3)` sets the weight to 1.3 (it replaces, not multiplies, the
 //!   weight of the enclosing groups: `((a:1.3))` is 1.3).
 //! * `\(` and `\)` are literal brackets.
-//! * Square brackets are plain text in ComfyUI (A1111's `[text]` = /1.1 is
-//!   not ComfyUI syntax), so they are kept as text here too: matching
-//!   ComfyUI's numbers is the point.
+//! * Square brackets are plain text in ComfyUI: A1111's `[text]` (weight
+//!   divided by 1.1) is not ComfyUI syntax, so [`Syntax::ComfyUi`], the
+//!   default, keeps them as text and matches ComfyUI's numbers.
+//!   [`Syntax::SquareBrackets`] also reads `[text]` as /1.1 (nesting with
+//!   parentheses, `\[` `\]` literal) for prompts written for A1111.
 //!
 //! Weights are kept in f64, as Python floats are, so `(((a)))` is
 //! 1.1*1.1*1.1 with Python's rounding.
@@ -20,46 +22,61 @@ pub struct Weighted {
     pub weight: f64,
 }
 
+/// Which brackets weigh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Syntax {
+    /// ComfyUI's: parentheses only.
+    #[default]
+    ComfyUi,
+    /// Also `[text]` = weight / 1.1, as A1111.
+    SquareBrackets,
+}
+
 const ESC_CLOSE: &str = "\u{0}\u{1}";
 const ESC_OPEN: &str = "\u{0}\u{2}";
+const ESC_SQ_CLOSE: &str = "\u{0}\u{3}";
+const ESC_SQ_OPEN: &str = "\u{0}\u{4}";
 
-fn escape_important(text: &str) -> String {
-    text.replace("\\)", ESC_CLOSE).replace("\\(", ESC_OPEN)
+fn escape_important(text: &str, syntax: Syntax) -> String {
+    let t = text.replace("\\)", ESC_CLOSE).replace("\\(", ESC_OPEN);
+    match syntax {
+        Syntax::ComfyUi => t,
+        Syntax::SquareBrackets => t.replace("\\]", ESC_SQ_CLOSE).replace("\\[", ESC_SQ_OPEN),
+    }
 }
 
 fn unescape_important(text: &str) -> String {
-    text.replace(ESC_CLOSE, ")").replace(ESC_OPEN, "(")
+    text.replace(ESC_CLOSE, ")")
+        .replace(ESC_OPEN, "(")
+        .replace(ESC_SQ_CLOSE, "]")
+        .replace(ESC_SQ_OPEN, "[")
 }
 
-/// Splits at top-level parenthesised groups (ComfyUI's
-/// `parse_parentheses`, unbalanced brackets included).
-fn parse_parentheses(s: &str) -> Vec<String> {
+/// Splits at top-level bracketed groups (ComfyUI's `parse_parentheses`,
+/// unbalanced brackets included; square brackets count only under
+/// [`Syntax::SquareBrackets`]).
+fn parse_parentheses(s: &str, syntax: Syntax) -> Vec<String> {
+    let square = syntax == Syntax::SquareBrackets;
     let mut result = Vec::new();
     let mut current = String::new();
     let mut nesting: i64 = 0;
     for c in s.chars() {
-        match c {
-            '(' => {
-                if nesting == 0 {
-                    if !current.is_empty() {
-                        result.push(std::mem::take(&mut current));
-                    }
-                    current = "(".into();
-                } else {
-                    current.push(c);
-                }
-                nesting += 1;
+        let opens = c == '(' || (square && c == '[');
+        let closes = c == ')' || (square && c == ']');
+        if opens {
+            if nesting == 0 && !current.is_empty() {
+                result.push(std::mem::take(&mut current));
             }
-            ')' => {
-                nesting -= 1;
-                if nesting == 0 {
-                    current.push(')');
-                    result.push(std::mem::take(&mut current));
-                } else {
-                    current.push(c);
-                }
+            current.push(c);
+            nesting += 1;
+        } else if closes {
+            nesting -= 1;
+            current.push(c);
+            if nesting == 0 {
+                result.push(std::mem::take(&mut current));
             }
-            _ => current.push(c),
+        } else {
+            current.push(c);
         }
     }
     if !current.is_empty() {
@@ -77,9 +94,10 @@ fn py_float(s: &str) -> Option<f64> {
     t.replace('_', "").parse::<f64>().ok()
 }
 
-fn token_weights(s: &str, current: f64) -> Vec<Weighted> {
+fn token_weights(s: &str, current: f64, syntax: Syntax) -> Vec<Weighted> {
     let mut out = Vec::new();
-    for x in parse_parentheses(s) {
+    for x in parse_parentheses(s, syntax) {
+        let square = syntax == Syntax::SquareBrackets;
         if x.len() >= 2 && x.starts_with('(') && x.ends_with(')') {
             let mut inner = &x[1..x.len() - 1];
             let mut weight = current * 1.1;
@@ -89,7 +107,9 @@ fn token_weights(s: &str, current: f64) -> Vec<Weighted> {
                 weight = v;
                 inner = &inner[..pos];
             }
-            out.extend(token_weights(inner, weight));
+            out.extend(token_weights(inner, weight, syntax));
+        } else if square && x.len() >= 2 && x.starts_with('[') && x.ends_with(']') {
+            out.extend(token_weights(&x[1..x.len() - 1], current / 1.1, syntax));
         } else {
             out.push(Weighted {
                 text: x,
@@ -100,10 +120,15 @@ fn token_weights(s: &str, current: f64) -> Vec<Weighted> {
     out
 }
 
-/// Splits a prompt into weighted pieces, brackets resolved and escapes
-/// undone.
+/// Splits a prompt into weighted pieces as ComfyUI does, brackets
+/// resolved and escapes undone.
 pub fn parse(prompt: &str) -> Vec<Weighted> {
-    token_weights(&escape_important(prompt), 1.0)
+    parse_with(prompt, Syntax::ComfyUi)
+}
+
+/// [`parse`] with a choice of [`Syntax`].
+pub fn parse_with(prompt: &str, syntax: Syntax) -> Vec<Weighted> {
+    token_weights(&escape_important(prompt, syntax), 1.0, syntax)
         .into_iter()
         .map(|w| Weighted {
             text: unescape_important(&w.text),
@@ -155,6 +180,26 @@ mod tests {
                 (" baz", 1.0)
             ])
         );
+    }
+
+    #[test]
+    fn square_brackets_when_asked() {
+        let q = |s: &str| -> Vec<(String, f64)> {
+            parse_with(s, Syntax::SquareBrackets)
+                .into_iter()
+                .map(|w| (w.text, w.weight))
+                .collect()
+        };
+        assert_eq!(
+            q("a [b] c"),
+            v(&[("a ", 1.0), ("b", 1.0 / 1.1), (" c", 1.0)])
+        );
+        assert_eq!(q("[[b]]"), v(&[("b", 1.0 / 1.1 / 1.1)]));
+        assert_eq!(q("([b])"), v(&[("b", 1.1 / 1.1)]));
+        assert_eq!(q("[(b:1.5)]"), v(&[("b", 1.5)]));
+        assert_eq!(q(r"\[b\]"), v(&[("[b]", 1.0)]));
+        // ComfyUI's default leaves them as text.
+        assert_eq!(p("a [b] c"), v(&[("a [b] c", 1.0)]));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! shorter token count) and uses clip_g's projected pooled output.
 
 use super::clip::{ClipTextModel, end_positions};
+use super::prompt::Syntax;
 use super::tokenizer::{self, Pad};
 use super::{Family, Result};
 use candle_core::{Device, IndexOp, Tensor};
@@ -35,6 +36,8 @@ pub struct Conditioning {
 pub struct TextEncoders {
     pub family: Family,
     pub encoders: Vec<Encoder>,
+    /// Weighting syntax; ComfyUI's by default.
+    pub syntax: Syntax,
 }
 
 impl Encoder {
@@ -46,7 +49,18 @@ impl Encoder {
         layer: Option<i32>,
         device: &Device,
     ) -> Result<(Tensor, Tensor)> {
-        let rows = tokenizer::tokenize_weighted(prompt, self.pad);
+        self.encode_with(prompt, layer, Syntax::ComfyUi, device)
+    }
+
+    /// [`Encoder::encode`] with a choice of weighting syntax.
+    pub fn encode_with(
+        &self,
+        prompt: &str,
+        layer: Option<i32>,
+        syntax: Syntax,
+        device: &Device,
+    ) -> Result<(Tensor, Tensor)> {
+        let rows = tokenizer::tokenize_weighted_with(prompt, self.pad, syntax);
         let has_weights = rows.iter().flatten().any(|&(_, w)| w != 1.0);
         let mut ids: Vec<Vec<u32>> = rows
             .iter()
@@ -96,7 +110,7 @@ impl TextEncoders {
         let mut pooled = None;
         for enc in &self.encoders {
             let layer = clip_skip.map_or(enc.layer, Some);
-            let (c, p) = enc.encode(prompt, layer, device)?;
+            let (c, p) = enc.encode_with(prompt, layer, self.syntax, device)?;
             contexts.push(c);
             pooled = Some(p);
         }

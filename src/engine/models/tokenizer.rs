@@ -116,8 +116,13 @@ pub fn embedding_names(text: &str) -> Vec<String> {
 
 /// Tokenises a prompt into rows as ComfyUI's `tokenize_with_weights`.
 pub fn tokenize_weighted(text: &str, pad: Pad) -> Rows {
+    tokenize_weighted_with(text, pad, prompt::Syntax::ComfyUi)
+}
+
+/// [`tokenize_weighted`] with a choice of weighting syntax.
+pub fn tokenize_weighted_with(text: &str, pad: Pad, syntax: prompt::Syntax) -> Rows {
     let mut groups: Vec<Vec<(u32, f64)>> = Vec::new();
-    for piece in prompt::parse(text) {
+    for piece in prompt::parse_with(text, syntax) {
         for word in split_embeddings(&piece.text) {
             let word = match word.strip_prefix(EMBEDDING) {
                 Some(rest) => match embedding_leftover(rest) {

@@ -10,6 +10,7 @@
 pub mod brownian;
 pub mod embedding;
 pub mod lora;
+pub mod models;
 pub mod noise;
 pub mod sampler;
 pub mod schedule;

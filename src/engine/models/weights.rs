@@ -1,0 +1,334 @@
+//! Tensor access by name with accounting.
+//!
+//! A [`TensorFile`] is one memory-mapped safetensors file (or, for tests of
+//! the real layouts without the real weights, a table of names and shapes
+//! whose tensors are zero-cost broadcast zeros). A [`Weights`] is a view of
+//! it under a key prefix that converts every tensor it hands out to the
+//! compute dtype and device, and records the key as used, so that after
+//! building the networks the loader can list every tensor nobody read.
+//!
+//! Trade-off: tensors are copied out of the map once, at build time, in the
+//! compute dtype (f16 files become f32 in memory under an f32 compute
+//! dtype); the map itself is dropped with the file after loading.
+
+use super::{ModelError, Result};
+use candle_core::safetensors::MmapedSafetensors;
+use candle_core::{DType, Device, Tensor};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+enum Source {
+    /// The map is dropped by [`TensorFile::release`] once a stage is built
+    /// (its pages would otherwise stay resident for the whole render) and
+    /// made again on the next read.
+    Mapped(Mutex<Option<MmapedSafetensors>>),
+    /// Names, shapes and dtypes only (headers of real files).
+    Shapes,
+}
+
+fn map(path: &Path) -> Result<MmapedSafetensors> {
+    // SAFETY: the map is read-only; a file truncated under us while
+    // mapped is the one hazard, as for every mmap-based loader.
+    unsafe { MmapedSafetensors::new(path) }.map_err(|e| ModelError::BadFile {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// One weight file, memory-mapped.
+pub struct TensorFile {
+    path: PathBuf,
+    source: Source,
+    /// name -> (shape, dtype), from the header.
+    index: BTreeMap<String, (Vec<usize>, DType)>,
+    used: Mutex<BTreeSet<String>>,
+}
+
+fn parse_dtype(s: &str) -> Option<DType> {
+    Some(match s {
+        "F32" => DType::F32,
+        "F16" => DType::F16,
+        "BF16" => DType::BF16,
+        "F64" => DType::F64,
+        "I64" => DType::I64,
+        "U8" => DType::U8,
+        "U32" => DType::U32,
+        _ => return None,
+    })
+}
+
+impl TensorFile {
+    /// Memory-maps a safetensors file and reads its header.
+    pub fn open(path: &Path) -> Result<Arc<Self>> {
+        let meta = std::fs::metadata(path).map_err(|source| ModelError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        if !meta.is_file() {
+            return Err(ModelError::BadFile {
+                path: path.to_owned(),
+                message: "not a regular file".into(),
+            });
+        }
+        let st = map(path)?;
+        let mut index = BTreeMap::new();
+        for (name, view) in st.tensors() {
+            // Unknown dtypes (fp8, bool, ...) are indexed as U8 and refused
+            // by `load` with the tensor's name.
+            let dt = parse_dtype(&format!("{:?}", view.dtype())).unwrap_or(DType::U8);
+            index.insert(name, (view.shape().to_vec(), dt));
+        }
+        Ok(Arc::new(Self {
+            path: path.to_owned(),
+            source: Source::Mapped(Mutex::new(Some(st))),
+            index,
+            used: Mutex::new(BTreeSet::new()),
+        }))
+    }
+
+    /// A file described by its header only, as JSON lines
+    /// `{"key": .., "shape": [..], "dtype": ".."}`. Its tensors are
+    /// broadcast zeros: enough to build every module and check the layout,
+    /// not to run them.
+    pub fn from_header_lines(name: &str, text: &str) -> Result<Arc<Self>> {
+        let path = PathBuf::from(name);
+        let mut index = BTreeMap::new();
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let bad = |m: &str| ModelError::BadFile {
+                path: path.clone(),
+                message: format!("line {}: {m}", n + 1),
+            };
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| bad(&e.to_string()))?;
+            let key = v["key"].as_str().ok_or_else(|| bad("no key"))?.to_string();
+            let shape = v["shape"]
+                .as_array()
+                .ok_or_else(|| bad("no shape"))?
+                .iter()
+                .map(|d| d.as_u64().map(|d| d as usize))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| bad("bad shape"))?;
+            let dtype = v["dtype"]
+                .as_str()
+                .and_then(parse_dtype)
+                .ok_or_else(|| bad("bad dtype"))?;
+            index.insert(key, (shape, dtype));
+        }
+        Ok(Arc::new(Self {
+            path,
+            source: Source::Shapes,
+            index,
+            used: Mutex::new(BTreeSet::new()),
+        }))
+    }
+
+    /// Unmaps the file (tensors already loaded are copies and stay); a
+    /// later read maps it again.
+    pub fn release(&self) {
+        if let Source::Mapped(st) = &self.source
+            && let Ok(mut g) = st.lock()
+        {
+            *g = None;
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every tensor name in the file.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.index.keys().map(String::as_str)
+    }
+
+    pub fn shape_of(&self, key: &str) -> Option<&[usize]> {
+        self.index.get(key).map(|(s, _)| s.as_slice())
+    }
+
+    pub fn dtype_of(&self, key: &str) -> Option<DType> {
+        self.index.get(key).map(|(_, d)| *d)
+    }
+
+    /// Names read so far.
+    pub fn used(&self) -> BTreeSet<String> {
+        self.used.lock().map(|u| u.clone()).unwrap_or_default()
+    }
+
+    fn mark(&self, key: &str) {
+        if let Ok(mut u) = self.used.lock() {
+            u.insert(key.to_string());
+        }
+    }
+
+    fn load(&self, key: &str, dtype: DType, device: &Device) -> Result<Tensor> {
+        let (shape, file_dtype) = self.index.get(key).ok_or_else(|| ModelError::Missing {
+            path: self.path.clone(),
+            key: key.to_string(),
+        })?;
+        if !matches!(
+            file_dtype,
+            DType::F32 | DType::F16 | DType::BF16 | DType::F64
+        ) {
+            return Err(ModelError::Dtype {
+                path: self.path.clone(),
+                key: key.to_string(),
+                dtype: format!("{file_dtype:?}"),
+            });
+        }
+        self.mark(key);
+        let t = match &self.source {
+            Source::Mapped(st) => {
+                let mut guard = st
+                    .lock()
+                    .map_err(|_| ModelError::Invalid("weight map poisoned".into()))?;
+                if guard.is_none() {
+                    *guard = Some(map(&self.path)?);
+                }
+                guard
+                    .as_ref()
+                    .ok_or_else(|| ModelError::Invalid("weight map missing".into()))?
+                    .load(key, device)?
+            }
+            Source::Shapes => {
+                return Ok(Tensor::zeros((), dtype, device)?.broadcast_as(shape.as_slice())?);
+            }
+        };
+        Ok(if t.dtype() == dtype {
+            t
+        } else {
+            t.to_dtype(dtype)?
+        })
+    }
+}
+
+/// A prefixed view of a [`TensorFile`] that loads in the compute dtype.
+#[derive(Clone)]
+pub struct Weights {
+    file: Arc<TensorFile>,
+    prefix: String,
+    dtype: DType,
+    device: Device,
+}
+
+impl Weights {
+    pub fn new(file: Arc<TensorFile>, dtype: DType, device: &Device) -> Self {
+        Self {
+            file,
+            prefix: String::new(),
+            dtype,
+            device: device.clone(),
+        }
+    }
+
+    /// The view under `prefix.name`.
+    pub fn pp(&self, name: impl std::fmt::Display) -> Self {
+        let prefix = if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.prefix)
+        };
+        Self {
+            prefix,
+            ..self.clone()
+        }
+    }
+
+    pub fn key(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.prefix)
+        }
+    }
+
+    pub fn file(&self) -> &Arc<TensorFile> {
+        &self.file
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.file.index.contains_key(&self.key(name))
+    }
+
+    /// Whether any tensor lies under `prefix.name.`.
+    pub fn contains_prefix(&self, name: &str) -> bool {
+        let p = format!("{}.", self.key(name));
+        self.file
+            .index
+            .range(p.clone()..)
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(&p))
+    }
+
+    /// The shape of a tensor, without marking it used.
+    pub fn shape(&self, name: &str) -> Result<Vec<usize>> {
+        let key = self.key(name);
+        self.file
+            .shape_of(&key)
+            .map(<[usize]>::to_vec)
+            .ok_or(ModelError::Missing {
+                path: self.file.path.clone(),
+                key,
+            })
+    }
+
+    /// Size of dimension `i` of a tensor; a tensor of too low a rank is a
+    /// layout error naming it.
+    pub fn dim(&self, name: &str, i: usize) -> Result<usize> {
+        let shape = self.shape(name)?;
+        shape.get(i).copied().ok_or_else(|| ModelError::Layout {
+            path: self.file.path.clone(),
+            message: format!(
+                "tensor `{}` has rank {}, expected at least {}",
+                self.key(name),
+                shape.len(),
+                i + 1
+            ),
+        })
+    }
+
+    /// Counts `prefix.name.N.*` groups for N = 0, 1, ... until one is absent.
+    pub fn count(&self, name: &str) -> usize {
+        (0..)
+            .take_while(|i| self.contains_prefix(&format!("{name}.{i}")))
+            .count()
+    }
+
+    pub fn get(&self, name: &str) -> Result<Tensor> {
+        self.file.load(&self.key(name), self.dtype, &self.device)
+    }
+
+    /// A tensor of a known shape; a different shape is an error naming it.
+    pub fn get_shaped(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let found = self.shape(name)?;
+        if found != shape {
+            return Err(ModelError::Shape {
+                path: self.file.path.clone(),
+                key: self.key(name),
+                expected: shape.to_vec(),
+                found,
+            });
+        }
+        self.get(name)
+    }
+}
+
+/// An error for a file whose layout is not what a module expects.
+pub fn layout_error(w: &Weights, message: impl Into<String>) -> ModelError {
+    ModelError::Layout {
+        path: w.file().path().to_owned(),
+        message: message.into(),
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::catalog::index::read_path;
@@ -13,7 +13,10 @@ use crate::catalog::store::{ListFilter, Store};
 use crate::catalog::{CatalogEntry, Category};
 use crate::cli::GenerateArgs;
 use crate::config::Settings;
+use crate::engine::render::{Job, RenderProgress, Stage, render};
+use crate::engine::{Sampler, Scheduler};
 use crate::error::{GenError, Status};
+use crate::output::{Parameters, encode_png, write_new_file};
 use crate::presets::db;
 use crate::presets::resolve::Overrides;
 use crate::presets::{Level, PresetTable};
@@ -35,7 +38,7 @@ pub fn run(
 ) -> anyhow::Result<Status> {
     validate_args(args)?;
     let prompts = prompts(args)?;
-    let store = open_for_choosing(settings)?;
+    let store = open_for_choosing(settings, args.model.is_some())?;
     let table = PresetTable::load().map_err(GenError::from)?;
     let catalogue = catalogue(&store)?;
     let model = args
@@ -105,11 +108,13 @@ pub fn run(
                 print_plan(printer, &plan);
             }
         } else {
-            return Err(
-                GenError::failed("rendering is not yet available in this version of gen")
-                    .with_hint("`gen explain PROMPT` (or --dry-run) shows the plan")
-                    .into(),
-            );
+            render_plan(
+                &plan,
+                &checkpoint_entry(&plan, &catalogue, model.as_ref()),
+                &machine,
+                args,
+                printer,
+            )?;
         }
     }
     Ok(Status::Success)
@@ -142,6 +147,196 @@ fn catalogue(store: &Store) -> anyhow::Result<Catalogue> {
         );
     }
     Ok(Catalogue { entries, known })
+}
+
+/// Renders a plan and writes its images; prints one path (or JSON object)
+/// per image on stdout, or the PNG bytes with `--out -`.
+fn render_plan(
+    plan: &Plan,
+    ckpt: &CatalogEntry,
+    machine: &Machine,
+    args: &GenerateArgs,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    if !plan.loras.is_empty() {
+        let names: Vec<&str> = plan
+            .loras
+            .iter()
+            .map(|l| l.lora.scored.name.as_str())
+            .collect();
+        return Err(GenError::failed(format!(
+            "this version cannot apply LoRAs yet (the plan uses {})",
+            names.join(", ")
+        ))
+        .with_hint("add --no-auto-lora and leave out --lora to render without them")
+        .into());
+    }
+    let job = job_for(plan, ckpt, machine)?;
+    let bar = RenderBar::new(printer, plan.preset.steps);
+    let started = std::time::Instant::now();
+    let images =
+        render(&job, &bar).map_err(|e| GenError::failed(format!("rendering failed: {e:#}")))?;
+    bar.finish();
+    printer.debug(format!(
+        "rendered {} image(s) in {:.1} s",
+        images.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    let plan_json = serde_json::to_string(plan)?;
+    let text = parameters(plan, ckpt, &job).to_a1111();
+    for (i, rgb) in images.iter().enumerate() {
+        let png = encode_png(
+            rgb,
+            job.width,
+            job.height,
+            &[("parameters", &text), ("gen", &plan_json)],
+        )?;
+        match args.out.as_deref() {
+            Some(p) if p == Path::new("-") => {
+                use std::io::Write;
+                std::io::stdout().lock().write_all(&png).map_err(|e| {
+                    GenError::failed(format!("cannot write the PNG to stdout: {e}"))
+                })?;
+            }
+            out => {
+                let dir = out
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("."));
+                let path = write_new_file(&dir, &format!("gen-{}-{i}", plan.seed), &png)
+                    .map_err(|e| GenError::failed(e.to_string()))?;
+                if printer.json {
+                    printer.out(serde_json::json!({"path": path, "seed": plan.seed, "index": i, "prompt": plan.final_prompt, "model": plan.checkpoint.name}).to_string());
+                } else {
+                    printer.out(path.display().to_string());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The chosen checkpoint's entry: from the catalogue, or the file given
+/// with `--model` and probed on the spot.
+fn checkpoint_entry(plan: &Plan, cat: &Catalogue, model: Option<&CatalogEntry>) -> CatalogEntry {
+    model
+        .filter(|m| m.id == plan.checkpoint.id)
+        .or_else(|| cat.entries.iter().find(|e| e.id == plan.checkpoint.id))
+        .cloned()
+        .unwrap_or_else(|| {
+            CatalogEntry::new(
+                plan.checkpoint.id,
+                &plan.checkpoint.path,
+                crate::catalog::Kind::Checkpoint,
+                plan.checkpoint.base,
+            )
+        })
+}
+
+/// The render job a plan describes.
+fn job_for(plan: &Plan, ckpt: &CatalogEntry, machine: &Machine) -> anyhow::Result<Job> {
+    let p = &plan.preset;
+    let sampler: Sampler = p
+        .sampler
+        .parse()
+        .map_err(|e| GenError::usage(format!("{e}")))?;
+    let scheduler: Scheduler = p
+        .scheduler
+        .parse()
+        .map_err(|e| GenError::usage(format!("{e}")))?;
+    let checkpoint = PathBuf::from(&ckpt.path);
+    let memory = plan.memory.as_ref();
+    let dtype = match memory.map(|m| m.techniques.compute) {
+        Some(Dtype::F16) => candle_core::DType::F16,
+        Some(Dtype::Bf16) => candle_core::DType::BF16,
+        _ => candle_core::DType::F32,
+    };
+    if machine.device != DeviceKind::Cpu {
+        return Err(GenError::usage(
+            format!("rendering on {:?} is not in this build", machine.device).to_lowercase(),
+        )
+        .with_hint("use --device cpu")
+        .into());
+    }
+    Ok(Job {
+        checkpoint,
+        vae: plan.vae.as_ref().map(|v| PathBuf::from(&v.path)),
+        base: plan.checkpoint.base,
+        prompt: plan.final_prompt.clone(),
+        negative: plan.negative_prompt.clone(),
+        width: p.model_specific_params.width,
+        height: p.model_specific_params.height,
+        steps: p.steps,
+        cfg: p.cfg_scale,
+        sampler,
+        scheduler,
+        seed: plan.seed,
+        batch: plan.num_images,
+        clip_skip: p.model_specific_params.clip_skip,
+        denoise: p.model_specific_params.denoise.unwrap_or(1.0),
+        dtype,
+        device: candle_core::Device::Cpu,
+        tiled_vae: memory.is_some_and(|m| m.techniques.tiled_vae),
+    })
+}
+
+/// The A1111 `parameters` of a rendered plan.
+fn parameters(plan: &Plan, ckpt: &CatalogEntry, job: &Job) -> Parameters {
+    Parameters {
+        prompt: plan.final_prompt.clone(),
+        negative: plan.negative_prompt.clone(),
+        steps: job.steps,
+        sampler: job.sampler.a1111_name().to_string(),
+        schedule_type: Some(job.scheduler.a1111_name().to_string()),
+        cfg_scale: job.cfg,
+        seed: job.seed,
+        width: job.width,
+        height: job.height,
+        model_hash: ckpt.autov2.clone(),
+        model: Some(plan.checkpoint.name.clone()),
+        clip_skip: job.clip_skip,
+        denoise: (job.denoise < 1.0).then_some(job.denoise),
+        lora_hashes: Vec::new(),
+        ti_hashes: Vec::new(),
+        version: format!("gen {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// Stage and step progress on stderr (hidden when it is not a terminal).
+struct RenderBar {
+    bar: indicatif::ProgressBar,
+}
+
+impl RenderBar {
+    fn new(printer: &Printer, steps: u32) -> RenderBar {
+        let bar = if printer.quiet || !std::io::stderr().is_terminal() {
+            indicatif::ProgressBar::hidden()
+        } else {
+            let b = indicatif::ProgressBar::new(steps as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg:>9} [{bar:30}] {pos}/{len} steps {per_sec} ETA {eta}",
+                )
+                .expect("static template")
+                .progress_chars("=> "),
+            );
+            b
+        };
+        RenderBar { bar }
+    }
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl RenderProgress for RenderBar {
+    fn stage(&self, stage: Stage) {
+        self.bar.set_message(stage.as_str());
+        self.bar.tick();
+    }
+    fn step(&self, step: &crate::engine::sampler::Step) {
+        self.bar.set_length(step.total as u64);
+        self.bar.set_position(step.index as u64 + 1);
+    }
 }
 
 /// The device a render would run on and the memory it has free.
@@ -311,7 +506,12 @@ fn prompts(args: &GenerateArgs) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-fn open_for_choosing(settings: &Settings) -> anyhow::Result<Store> {
+/// The catalogue; with `--model` given it may not exist yet (a file path is
+/// probed on the spot), and an empty one stands in without creating a file.
+fn open_for_choosing(settings: &Settings, model_given: bool) -> anyhow::Result<Store> {
+    if !settings.db.exists() && model_given {
+        return Store::in_memory();
+    }
     if !settings.db.exists() {
         return Err(GenError::nothing("no models indexed yet")
             .with_hint("run `gen index --comfyui DIR` (or --models DIR) first")

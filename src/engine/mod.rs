@@ -12,6 +12,7 @@ pub mod embedding;
 pub mod lora;
 pub mod models;
 pub mod noise;
+pub mod render;
 pub mod sampler;
 pub mod schedule;
 

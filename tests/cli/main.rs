@@ -7,6 +7,7 @@ mod docs;
 mod families;
 mod index;
 mod models;
+mod render;
 mod system;
 
 use std::path::{Path, PathBuf};

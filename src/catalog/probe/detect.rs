@@ -194,9 +194,17 @@ fn diffusers_unet<'k>(keys: &Keys<'k>) -> Found<'k> {
         })
 }
 
+/// The families an SD-style UNet can belong to.
+const SD_UNET_FAMILIES: &[Base] = &[Base::Sd15, Base::Sd21, Base::Sdxl, Base::SdxlRefiner];
+
 fn unet_verdict(keys: &Keys, prefix: &str, adm_key: &str) -> Verdict {
     let (base, reasons) = unet_family(keys, prefix, adm_key);
     let mut v = Verdict::new(Kind::DiffusionModel, base);
+    if base == Base::Unknown {
+        // An unusual context width (a distilled or test model) contradicts
+        // none of the SD UNet families; metadata may choose among them.
+        v = v.open_to(SD_UNET_FAMILIES);
+    }
     v.reasons = reasons;
     v.unet = true;
     if keys.has("v_pred") {

@@ -1307,3 +1307,41 @@ fn metadata_names_the_kind_of_an_unknown_layout() {
         ]
     );
 }
+
+// ---- an SD UNet of unusual width: metadata may choose its family --------
+
+#[test]
+fn unusual_context_width_is_open_to_metadata_but_never_overruled() {
+    // The SD1.5 layout with its cross-attention narrowed to 128 (a distilled
+    // or test model): the tensors say "an SD UNet", not which one.
+    let narrow: Vec<TensorSpec> = testkit::layout("sd15_checkpoint")
+        .into_iter()
+        .map(|mut t| {
+            if t.name.contains("attn2.to_k.") || t.name.contains("attn2.to_v.") {
+                t.shape[1] = 128;
+            }
+            t
+        })
+        .collect();
+    let plain = probe_plain("tiny.safetensors", &narrow, Category::Checkpoints);
+    assert_eq!((plain.kind, plain.base), (Kind::Checkpoint, Base::Unknown));
+    let (decided, _) = probe_specs(
+        "tiny.safetensors",
+        &narrow,
+        &[("modelspec.architecture", "stable-diffusion-v1")],
+        Category::Checkpoints,
+    );
+    assert_eq!(decided.base, Base::Sd15);
+    assert_reason(
+        &decided,
+        "metadata modelspec.architecture=stable-diffusion-v1 → sd_1_5",
+    );
+    // A real width still beats metadata.
+    let (kept, _) = probe_specs(
+        "real.safetensors",
+        &testkit::layout("sd15_checkpoint"),
+        &[("modelspec.architecture", "stable-diffusion-xl-v1-base")],
+        Category::Checkpoints,
+    );
+    assert_eq!(kept.base, Base::Sd15);
+}

@@ -1,0 +1,221 @@
+//! End to end (issue: Rendering I): `gen PROMPT --model FILE` on a tiny
+//! random checkpoint in the real SD1.5 single-file layout writes a PNG that
+//! carries A1111 `parameters` and the plan, never overwrites, and lists the
+//! written paths on stdout.
+
+use std::path::{Path, PathBuf};
+
+use gen_core::output::read_texts;
+
+use crate::{Env, stderr, stdout};
+
+/// Deterministic small weights (the exact values do not matter here; the
+/// numerics are proven against diffusers in the engine's own tests).
+fn weights(key: &str, n: usize, fan_in: usize) -> Vec<f32> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    (0..n)
+        .map(|i| {
+            let mut z = h.wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z ^= z >> 31;
+            let v = ((z >> 40) as f64 / (1u64 << 24) as f64 * 2.0 - 1.0) as f32;
+            v / (fan_in as f32).sqrt()
+        })
+        .collect()
+}
+
+/// Writes the tiny SD1.5 checkpoint (tests/data/reference/models, real LDM
+/// keys with small widths) as fp16 safetensors with `modelspec` metadata,
+/// which is how the probe knows its family at these widths.
+pub fn tiny_sd15(path: &Path) {
+    use half::f16;
+    let header = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reference/models/sd15.header.jsonl"),
+    )
+    .unwrap();
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>, safetensors::Dtype)> = Vec::new();
+    for line in header.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let key = v["key"].as_str().unwrap().to_string();
+        let mut shape: Vec<usize> = v["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap() as usize)
+            .collect();
+        if key.ends_with("token_embedding.weight") {
+            shape[0] = 49408; // the real CLIP vocabulary, which the tokenizer uses
+        }
+        let n: usize = shape.iter().product();
+        if v["dtype"] == "I64" {
+            let bytes = (0..n as i64).flat_map(|i| i.to_le_bytes()).collect();
+            tensors.push((key, shape, bytes, safetensors::Dtype::I64));
+            continue;
+        }
+        let fan_in = shape.iter().skip(1).product::<usize>().max(1);
+        let mut w = weights(&key, n, fan_in);
+        if shape.len() == 1 && key.ends_with("weight") {
+            w.iter_mut().for_each(|x| *x = 1.0 + 0.1 * *x);
+        }
+        let bytes = w
+            .iter()
+            .flat_map(|x| f16::from_f32(*x).to_le_bytes())
+            .collect();
+        tensors.push((key, shape, bytes, safetensors::Dtype::F16));
+    }
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(k, s, b, d)| {
+            (
+                k.clone(),
+                safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    let meta = std::collections::HashMap::from([
+        (
+            "modelspec.architecture".to_string(),
+            "stable-diffusion-v1".to_string(),
+        ),
+        ("modelspec.predict_key".to_string(), "epsilon".to_string()),
+    ]);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    safetensors::serialize_to_file(views, Some(meta), path).unwrap();
+}
+
+fn png_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| r.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_tiny_checkpoint_renders_a_png_with_its_parameters() {
+    let env = Env::new();
+    let ckpt = env.root().join("elsewhere/tiny-sd15.safetensors");
+    tiny_sd15(&ckpt);
+    // No catalogue at all: a path given to --model is probed on the spot.
+    let out_dir = env.root().join("out");
+    let args = [
+        "a red fox",
+        "--model",
+        ckpt.to_str().unwrap(),
+        "--seed",
+        "42",
+        "--steps",
+        "4",
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--num-images",
+        "2",
+    ];
+    let out = env.run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: Vec<PathBuf> = stdout(&out).lines().map(PathBuf::from).collect();
+    assert_eq!(listed.len(), 2, "{}", stdout(&out));
+    assert_eq!(
+        png_files(&out_dir),
+        listed,
+        "only the PNGs, no temporary file left"
+    );
+    let bytes = std::fs::read(&listed[0]).unwrap();
+    let texts = read_texts(&bytes).unwrap();
+    let params = &texts
+        .iter()
+        .find(|(k, _)| k == "parameters")
+        .expect("A1111 parameters")
+        .1;
+    let sha = sha256_hex(&std::fs::read(&ckpt).unwrap());
+    for needle in [
+        "a red fox\n",
+        "Steps: 4,",
+        "Sampler: DPM++ 2M,",
+        "Schedule type: Karras,",
+        "CFG scale: 7,",
+        "Seed: 42,",
+        "Size: 64x64,",
+        &format!("Model hash: {},", &sha[..10]),
+        "Model: tiny-sd15,",
+        "Version: gen ",
+    ] {
+        assert!(params.contains(needle), "'{needle}' missing from {params}");
+    }
+    let plan: serde_json::Value =
+        serde_json::from_str(&texts.iter().find(|(k, _)| k == "gen").unwrap().1).unwrap();
+    assert_eq!(plan["seed"], 42);
+    // The image is decoded pixels, 64x64 RGB.
+    let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+    let reader = decoder.read_info().unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (64, 64));
+
+    // Same seed, same pixels; an existing file is never overwritten.
+    let again = env.run(&args);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let second: Vec<PathBuf> = stdout(&again).lines().map(PathBuf::from).collect();
+    assert!(
+        second.iter().all(|p| !listed.contains(p)),
+        "new names: {second:?}"
+    );
+    assert_eq!(png_files(&out_dir).len(), 4);
+    assert_eq!(
+        pixels(&listed[0]),
+        pixels(&second[0]),
+        "a seed reproduces its image"
+    );
+    assert_ne!(
+        pixels(&listed[0]),
+        pixels(&listed[1]),
+        "two images of a batch differ"
+    );
+
+    // --out - writes the PNG bytes to stdout.
+    let to_stdout = env.run(&[
+        "a red fox",
+        "--model",
+        ckpt.to_str().unwrap(),
+        "--seed",
+        "42",
+        "--steps",
+        "2",
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--out",
+        "-",
+    ]);
+    assert!(to_stdout.status.success(), "{}", stderr(&to_stdout));
+    assert_eq!(&to_stdout.stdout[..8], b"\x89PNG\r\n\x1a\n");
+
+    // Sizes that are not multiples of 8 are refused before any work.
+    let bad = env.run(&[
+        "a red fox",
+        "--model",
+        ckpt.to_str().unwrap(),
+        "--width",
+        "70",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+fn pixels(path: &Path) -> Vec<u8> {
+    let decoder = png::Decoder::new(std::io::Cursor::new(std::fs::read(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut buf).unwrap();
+    buf
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

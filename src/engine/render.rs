@@ -84,7 +84,11 @@ fn clip_layer(clip_skip: Option<u32>) -> Option<i32> {
 
 /// Renders the job; returns interleaved RGB bytes per image.
 pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Vec<u8>>> {
-    if job.width % 8 != 0 || job.height % 8 != 0 || job.width < 64 || job.height < 64 {
+    if !job.width.is_multiple_of(8)
+        || !job.height.is_multiple_of(8)
+        || job.width < 64
+        || job.height < 64
+    {
         anyhow::bail!(
             "{}x{} is not a size this renderer takes (multiples of 8 from 64)",
             job.width,
@@ -108,7 +112,8 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
     // The latent size follows the VAE's own scale (8 for every released
     // family); its weights are read again for decoding, after the UNet is gone.
     let factor = ckpt.vae(&opts)?.factor();
-    if job.width as usize % factor != 0 || job.height as usize % factor != 0 {
+    if !(job.width as usize).is_multiple_of(factor) || !(job.height as usize).is_multiple_of(factor)
+    {
         anyhow::bail!(
             "{}x{} is not a multiple of the VAE's scale {factor}",
             job.width,

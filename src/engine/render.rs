@@ -194,7 +194,6 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
         job.seed,
         &mut on_step,
     )?;
-    drop(guided);
     drop(unet);
 
     progress.stage(Stage::Loading);

@@ -170,6 +170,7 @@ fn in_process(db: &Path) -> Vec<(String, f64)> {
                 model: None,
                 loras: Vec::new(),
                 no_auto_lora: false,
+                no_auto_embeddings: false,
                 vae: None,
             };
             let runs: Vec<f64> = (0..30)

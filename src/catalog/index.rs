@@ -47,6 +47,7 @@ pub struct IndexOptions {
 pub struct Problem {
     pub path: String,
     pub error: String,
+    pub format: super::Format,
 }
 
 /// What a run did. `hashed_files`/`hashed_bytes` count what was actually read.
@@ -68,9 +69,16 @@ pub struct IndexReport {
 }
 
 impl IndexReport {
-    /// Files in the catalogue that are usable after this run.
-    pub fn usable(&self) -> usize {
-        self.files.saturating_sub(self.problems.len())
+    /// Files that could be indexed: read, hashed and recognised. A pickle
+    /// is indexed (listed with its hashes) though gen never loads it; an
+    /// empty, truncated, unreadable or unknown file is not.
+    pub fn indexed(&self) -> usize {
+        let failed = self
+            .problems
+            .iter()
+            .filter(|p| p.format != super::Format::Pickle)
+            .count();
+        self.files.saturating_sub(failed)
     }
 }
 
@@ -102,6 +110,7 @@ pub fn index(
             report.problems.push(Problem {
                 path: f.path.to_string_lossy().into_owned(),
                 error: "the file name is not valid UTF-8; rename it to index it".into(),
+                format: super::Format::Unknown,
             });
             continue;
         };
@@ -164,9 +173,13 @@ pub fn index(
     report.hashed_bytes = hashed_bytes.load(Ordering::Relaxed);
     report.seconds = started.elapsed().as_secs_f64();
     let present: HashSet<&Path> = walked.files.iter().map(|f| f.path.as_path()).collect();
-    for (path, error) in store.problems()? {
+    for (path, error, format) in store.problems()? {
         if present.contains(Path::new(&path)) {
-            report.problems.push(Problem { path, error });
+            report.problems.push(Problem {
+                path,
+                error,
+                format,
+            });
         }
     }
     Ok(report)

@@ -159,9 +159,13 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(60))?;
         // WAL lets readers go on while one process writes; NORMAL sync is
         // safe under WAL (a power cut may lose the last commit, never corrupt).
-        let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        // Switching a new file to WAL, or reading while another process does,
+        // can answer "locked" without waiting: that is retried.
+        let version: i64 = retry_locked(|| {
+            let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+            conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        })?;
         if (version as usize) < migrations().len() {
             // Two processes opening a new or old catalogue at once would both
             // read the old version and both migrate; a lock file beside the
@@ -332,12 +336,14 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// (path, error) of every active file that could not be used.
-    pub fn problems(&self) -> anyhow::Result<Vec<(String, String)>> {
+    /// (path, error, format) of every active file that could not be used.
+    pub fn problems(&self) -> anyhow::Result<Vec<(String, String, Format)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT path, error FROM entries WHERE active = 1 AND error IS NOT NULL ORDER BY path",
+            "SELECT path, error, format FROM entries WHERE active = 1 AND error IS NOT NULL ORDER BY path",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, parse_col::<Format>(r, 2)?))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -346,6 +352,31 @@ impl Store {
         Ok(self
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+/// Runs `f` again while SQLite answers BUSY or LOCKED without having
+/// waited (which it does for some lock changes), for up to about a minute.
+fn retry_locked<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let mut delay = Duration::from_millis(10);
+    let mut waited = Duration::ZERO;
+    loop {
+        match f() {
+            Err(e)
+                if waited < Duration::from_secs(60)
+                    && matches!(
+                        e.sqlite_error_code(),
+                        Some(
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        )
+                    ) =>
+            {
+                std::thread::sleep(delay);
+                waited += delay;
+                delay = (delay * 2).min(Duration::from_millis(250));
+            }
+            other => return other,
+        }
     }
 }
 

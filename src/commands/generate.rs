@@ -67,6 +67,14 @@ pub fn run(
     };
 
     let machine = Machine::read(settings, args)?;
+    let rendering = !(explain || args.dry_run);
+    if rendering && !args.lora.is_empty() {
+        return Err(
+            GenError::usage("this version cannot apply LoRAs while rendering yet")
+                .with_hint("`gen explain` shows the plan with them; render without --lora")
+                .into(),
+        );
+    }
 
     for prompt in prompts {
         let analysis = analysis_for(settings, &prompt, args.style.as_deref(), printer);
@@ -92,7 +100,11 @@ pub fn run(
             },
             model: model.clone(),
             loras: loras.clone(),
-            no_auto_lora: args.no_auto_lora,
+            // This version's renderer applies neither LoRAs nor embeddings:
+            // a render's plan leaves the automatic ones out (explain still
+            // shows what would be chosen).
+            no_auto_lora: args.no_auto_lora || rendering,
+            no_auto_embeddings: rendering,
             vae: vae.clone(),
         };
         let fits = |c: &Candidate| machine.check(c, &table, &req);
@@ -158,18 +170,10 @@ fn render_plan(
     args: &GenerateArgs,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    if !plan.loras.is_empty() {
-        let names: Vec<&str> = plan
-            .loras
-            .iter()
-            .map(|l| l.lora.scored.name.as_str())
-            .collect();
-        return Err(GenError::failed(format!(
-            "this version cannot apply LoRAs yet (the plan uses {})",
-            names.join(", ")
-        ))
-        .with_hint("add --no-auto-lora and leave out --lora to render without them")
-        .into());
+    for text in [&plan.final_prompt, &plan.negative_prompt] {
+        if text.contains("embedding:") {
+            printer.warn("textual-inversion embeddings are not applied by this version yet; `embedding:` references are left out of the render");
+        }
     }
     let job = job_for(plan, ckpt, machine)?;
     let bar = RenderBar::new(printer, plan.preset.steps);
@@ -250,13 +254,19 @@ fn job_for(plan: &Plan, ckpt: &CatalogEntry, machine: &Machine) -> anyhow::Resul
         Some(Dtype::Bf16) => candle_core::DType::BF16,
         _ => candle_core::DType::F32,
     };
-    if machine.device != DeviceKind::Cpu {
-        return Err(GenError::usage(
-            format!("rendering on {:?} is not in this build", machine.device).to_lowercase(),
-        )
-        .with_hint("use --device cpu")
-        .into());
+    let device = match machine.device {
+        DeviceKind::Cpu => Ok(candle_core::Device::Cpu),
+        // candle answers "not compiled with ... support" when the feature is off.
+        DeviceKind::Cuda => candle_core::Device::new_cuda(machine.index),
+        DeviceKind::Metal => candle_core::Device::new_metal(machine.index),
     }
+    .map_err(|e| {
+        GenError::usage(format!(
+            "cannot use {:?} device {}: {e}",
+            machine.device, machine.index
+        ))
+        .with_hint("`gen system` lists the devices this build can use")
+    })?;
     Ok(Job {
         checkpoint,
         vae: plan.vae.as_ref().map(|v| PathBuf::from(&v.path)),
@@ -274,7 +284,7 @@ fn job_for(plan: &Plan, ckpt: &CatalogEntry, machine: &Machine) -> anyhow::Resul
         clip_skip: p.model_specific_params.clip_skip,
         denoise: p.model_specific_params.denoise.unwrap_or(1.0),
         dtype,
-        device: candle_core::Device::Cpu,
+        device,
         tiled_vae: memory.is_some_and(|m| m.techniques.tiled_vae),
     })
 }
@@ -342,6 +352,7 @@ impl RenderProgress for RenderBar {
 /// The device a render would run on and the memory it has free.
 struct Machine {
     device: DeviceKind,
+    index: usize,
     available: u64,
     dtype: Option<Dtype>,
 }
@@ -358,6 +369,7 @@ impl Machine {
         })?;
         Ok(Machine {
             device,
+            index,
             available,
             dtype: args.dtype.map(Dtype::from),
         })

@@ -187,7 +187,7 @@ pub fn run(settings: &Settings, args: &IndexArgs, printer: &Printer) -> anyhow::
         .with_hint("check the folders with `gen -v index`")
         .into());
     }
-    if report.usable() == 0 {
+    if report.indexed() == 0 {
         return Err(GenError::failed("no file could be indexed; see the reasons above").into());
     }
     Ok(Status::Success)

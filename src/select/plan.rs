@@ -89,6 +89,8 @@ pub struct Request {
     pub model: Option<CatalogEntry>,
     pub loras: Vec<(CatalogEntry, Option<f64>)>,
     pub no_auto_lora: bool,
+    /// Leave negative embeddings out (a renderer that cannot apply them).
+    pub no_auto_embeddings: bool,
     pub vae: Option<CatalogEntry>,
 }
 
@@ -419,6 +421,9 @@ fn negative_embeddings(
 ) -> (Vec<UsedFile>, String) {
     if let Some(neg) = &req.negative {
         return (Vec::new(), neg.clone());
+    }
+    if req.no_auto_embeddings {
+        return (Vec::new(), String::new());
     }
     let mut found: Vec<Candidate> = cat
         .of_kind(&[Kind::Embedding])

@@ -263,18 +263,14 @@ fn unreadable_files_are_reported() {
             std::fs::Permissions::from_mode(0o644),
         )
         .unwrap();
-        let mut c = StdCommand::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(assert_cmd::cargo::cargo_bin("gen"));
-        c
+        env.std_cmd_via(
+            "setpriv",
+            &["--reuid=65534", "--regid=65534", "--clear-groups"],
+        )
     } else {
-        StdCommand::new(assert_cmd::cargo::cargo_bin("gen"))
+        env.std_cmd()
     };
-    cmd.env("HOME", env.root().join("home"))
-        .env("GEN_OFFLINE", "1")
-        .env("XDG_DATA_HOME", env.root().join("data"))
-        .env("XDG_CONFIG_HOME", env.root().join("config"))
-        .args(["--json", "--models"])
+    cmd.args(["--json", "--models"])
         .arg(env.models())
         .arg("index");
     let out = cmd.output().unwrap();
@@ -328,21 +324,23 @@ fn assert_consistent(env: &Env, files: usize) {
 }
 
 #[test]
-fn two_index_runs_at_once_leave_a_consistent_catalogue() {
+fn index_runs_at_once_leave_a_consistent_catalogue() {
     let env = Env::new();
     tree_of(&env, 300, 40_000);
     let spawn = || {
-        let mut c = StdCommand::new(assert_cmd::cargo::cargo_bin("gen"));
-        c.env("HOME", env.root().join("home"))
-            .env("XDG_DATA_HOME", env.root().join("data"))
-            .args(["-q", "--models"])
+        let mut c = env.std_cmd();
+        c.args(["-q", "--models"])
             .arg(env.models())
-            .arg("index");
+            .arg("index")
+            .stderr(std::process::Stdio::piped());
         c.spawn().unwrap()
     };
-    let (mut a, mut b) = (spawn(), spawn());
-    assert!(a.wait().unwrap().success());
-    assert!(b.wait().unwrap().success());
+    // Three at once on a catalogue that does not exist yet: they race to
+    // create it, migrate it and write the same rows.
+    let children = [spawn(), spawn(), spawn()];
+    for out in children.map(|c| c.wait_with_output().unwrap()) {
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
     assert_consistent(&env, 300);
     assert_eq!(env.index()["hashed_files"], 0);
 }
@@ -352,9 +350,8 @@ fn a_killed_index_leaves_a_consistent_catalogue_and_the_next_run_finishes() {
     let env = Env::new();
     let files = 60;
     tree_of(&env, files, 6 << 20);
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("gen"))
-        .env("HOME", env.root().join("home"))
-        .env("XDG_DATA_HOME", env.root().join("data"))
+    let mut child = env
+        .std_cmd()
         .args(["-q", "--models"])
         .arg(env.models())
         .args(["index", "--threads", "1"])
@@ -386,4 +383,26 @@ fn a_killed_index_leaves_a_consistent_catalogue_and_the_next_run_finishes() {
         "committed work is not redone"
     );
     assert_consistent(&env, files);
+}
+
+#[test]
+fn a_library_of_pickles_is_indexed_without_unpickling() {
+    let env = Env::new();
+    let p = env.write("checkpoints/old-model.ckpt", &noise(4096, 9));
+    let out = env.run(&["--json", "index"]);
+    assert!(
+        out.status.success(),
+        "pickles are indexed (hashed and listed): {}",
+        stderr(&out)
+    );
+    let e = by_path(&env.list(), &p).clone();
+    assert_eq!(
+        (e["format"].as_str(), e["kind"].as_str()),
+        (Some("pickle"), Some("checkpoint"))
+    );
+    assert_eq!(e["sha256"], sha256sum(&p).as_str());
+    assert!(
+        e["error"].as_str().unwrap().contains("never unpickled"),
+        "{e:#}"
+    );
 }

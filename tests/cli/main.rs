@@ -48,7 +48,18 @@ impl Env {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("gen").unwrap();
+        Command::from_std(self.std_cmd())
+    }
+
+    /// The same isolation for a process the test spawns itself (to run
+    /// several at once, or to kill one): `program` runs the `gen` binary,
+    /// possibly through a wrapper such as `setpriv`.
+    pub fn std_cmd_via(&self, program: &str, wrapper_args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(program);
+        c.args(wrapper_args);
+        if program != assert_cmd::cargo::cargo_bin("gen").to_str().unwrap() {
+            c.arg(assert_cmd::cargo::cargo_bin("gen"));
+        }
         for (k, _) in std::env::vars() {
             if k.starts_with("GEN_") || k == "CIVITAI_API_KEY" {
                 c.env_remove(k);
@@ -60,6 +71,10 @@ impl Env {
             .env("NO_COLOR", "1")
             .env("GEN_OFFLINE", "1");
         c
+    }
+
+    pub fn std_cmd(&self) -> std::process::Command {
+        self.std_cmd_via(assert_cmd::cargo::cargo_bin("gen").to_str().unwrap(), &[])
     }
 
     /// `gen <args>` with `--models <root>/models`.

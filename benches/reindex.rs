@@ -25,21 +25,33 @@ use gen_core::catalog::store::{IndexedFile, Store};
 const LORAS: usize = 29_900;
 const CHECKPOINTS: usize = 100;
 
+/// A valid safetensors file of exactly `size` bytes: one F16 tensor whose
+/// data fills the file, left as a hole.
 fn sparse_safetensors(path: &Path, size: u64) {
-    let n = 4096u64;
-    let header = format!(
-        r#"{{"lora_unet_x.lora_down.weight":{{"dtype":"F16","shape":[{n}],"data_offsets":[0,{}]}}}}"#,
-        n * 2
-    );
+    let header_for = |n: u64| {
+        format!(
+            r#"{{"lora_unet_x.lora_down.weight":{{"dtype":"F16","shape":[{n}],"data_offsets":[0,{}]}}}}"#,
+            n * 2
+        )
+    };
+    let mut n = size / 2;
+    // The header's own length depends on n; settle it (two rounds suffice),
+    // then pad the header with spaces as the format allows.
+    for _ in 0..3 {
+        n = (size - 8 - header_for(n).len() as u64) / 2;
+    }
+    let mut header = header_for(n);
+    while 8 + header.len() as u64 + 2 * n < size {
+        header.push(' ');
+    }
     let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
     bytes.extend_from_slice(header.as_bytes());
     fs::write(path, &bytes).unwrap();
-    // Declared data is 8 KiB; the rest is trailing padding, as a hole.
     fs::OpenOptions::new()
         .write(true)
         .open(path)
         .unwrap()
-        .set_len(size.max(bytes.len() as u64 + n * 2))
+        .set_len(bytes.len() as u64 + 2 * n)
         .unwrap();
 }
 

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -143,18 +143,22 @@ pub fn index(
     let total: u64 = todo.iter().map(|f| f.stat.size).sum();
     progress.start(todo.len() as u64, total);
     let hashed_bytes = AtomicU64::new(0);
-    let threads = opts.threads.unwrap_or(0);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()?;
+    // Largest first from one shared queue: whichever thread is free takes
+    // the next-largest file, so the big ones start early and in parallel
+    // (a recursive split of the list would leave one thread with both of
+    // the largest files).
+    let threads = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, todo.len().max(1));
+    let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<IndexedFile>(BATCH_FILES * 2);
     let write_result = std::thread::scope(|scope| {
-        let todo = &todo;
-        let hashed_bytes = &hashed_bytes;
-        scope.spawn(move || {
-            pool.install(|| {
-                use rayon::prelude::*;
-                todo.par_iter().for_each_with(tx, |tx, f| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (todo, next, hashed_bytes) = (&todo, &next, &hashed_bytes);
+            scope.spawn(move || {
+                while let Some(f) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let done = read_file(f, &|n| {
                         hashed_bytes.fetch_add(n, Ordering::Relaxed);
                         progress.bytes(n);
@@ -162,10 +166,13 @@ pub fn index(
                     progress.file_done(&f.path);
                     // The writer only stops on a database error; then the
                     // rest of the work is pointless and dropped.
-                    let _ = tx.send(done);
-                });
+                    if tx.send(done).is_err() {
+                        return;
+                    }
+                }
             });
-        });
+        }
+        drop(tx);
         write_batches(store, rx, &mut report)
     });
     progress.finish();

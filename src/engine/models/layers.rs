@@ -5,7 +5,7 @@
 use super::Result;
 use super::weights::Weights;
 use candle_core::{Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, LayerNorm, Linear};
+use candle_nn::{Conv2dConfig, GroupNorm, LayerNorm, Linear};
 
 /// `name.weight` [out, in] and, when present (or required), `name.bias`.
 pub fn linear(w: &Weights, name: &str) -> Result<Linear> {
@@ -27,12 +27,121 @@ pub fn linear_b(w: &Weights, name: &str) -> Result<Linear> {
 
 pub fn conv2d(w: &Weights, name: &str, stride: usize, padding: usize) -> Result<Conv2d> {
     let w = w.pp(name);
-    let cfg = Conv2dConfig {
-        stride,
-        padding,
-        ..Default::default()
-    };
-    Ok(Conv2d::new(w.get("weight")?, Some(w.get("bias")?), cfg))
+    Conv2d::new(w.get("weight")?, w.get("bias")?, stride, padding)
+}
+
+/// Bytes the shifted copies of one band of a 3x3 convolution may take;
+/// larger inputs (a VAE's last levels) are convolved a band of rows at a
+/// time.
+const CONV_BAND_BYTES: usize = 256 << 20;
+
+/// A 2-D convolution. The 3x3 stride-1 "same" and the 1x1 convolutions
+/// (nearly all of a UNet's and a VAE's) run as one matrix product of the
+/// weights, reordered once to [out, kh*kw*in], with the nine shifted views
+/// of the padded input stacked on the channel axis: 1.5-2x faster than
+/// candle's im2col convolution on the CPU, and the output comes out in
+/// NCHW order without a transpose. Other shapes use candle's. The sums
+/// run in a different order than PyTorch's, so results differ in the last
+/// bits (the reference tests bound it).
+#[derive(Clone)]
+pub struct Conv2d {
+    kind: ConvKind,
+    bias: Tensor,
+}
+
+#[derive(Clone)]
+enum ConvKind {
+    /// The file's [out, in, k, k] weight (k = 1 or 3), reordered to
+    /// [out, k*k*in] on first use (not at load, so that building a model
+    /// from a header alone allocates nothing).
+    Shifted {
+        raw: Tensor,
+        weight: std::sync::OnceLock<Tensor>,
+        k: usize,
+    },
+    Candle(candle_nn::Conv2d),
+}
+
+impl Conv2d {
+    pub fn new(weight: Tensor, bias: Tensor, stride: usize, padding: usize) -> Result<Self> {
+        let (_, _, kh, kw) = weight.dims4()?;
+        let kind = match (kh, kw, stride, padding) {
+            (3, 3, 1, 1) | (1, 1, 1, 0) => ConvKind::Shifted {
+                raw: weight,
+                weight: std::sync::OnceLock::new(),
+                k: kh,
+            },
+            _ => ConvKind::Candle(candle_nn::Conv2d::new(
+                weight,
+                None,
+                Conv2dConfig {
+                    stride,
+                    padding,
+                    ..Default::default()
+                },
+            )),
+        };
+        Ok(Self { kind, bias })
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let y = match &self.kind {
+            ConvKind::Candle(c) => c.forward(x)?,
+            ConvKind::Shifted { raw, weight, k } => {
+                let weight = match weight.get() {
+                    Some(w) => w,
+                    None => {
+                        let (cout, cin, kh, kw) = raw.dims4()?;
+                        let w = raw
+                            .permute((0, 2, 3, 1))?
+                            .reshape((cout, kh * kw * cin))?
+                            .contiguous()?;
+                        weight.get_or_init(|| w)
+                    }
+                };
+                shifted_conv(x, weight, *k)?
+            }
+        };
+        y.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
+    }
+}
+
+fn shifted_conv(x: &Tensor, weight: &Tensor, k: usize) -> candle_core::Result<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    let cout = weight.dim(0)?;
+    if k == 1 {
+        let outs = (0..b)
+            .map(|i| weight.matmul(&x.get(i)?.reshape((c, h * w))?))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        return Tensor::stack(&outs, 0)?.reshape((b, cout, h, w));
+    }
+    let xp = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
+    let row_bytes = 9 * c * w * x.dtype().size_in_bytes();
+    let band = (CONV_BAND_BYTES / row_bytes.max(1)).clamp(1, h);
+    let mut outs = Vec::with_capacity(b);
+    for i in 0..b {
+        let xi = xp.get(i)?;
+        let mut bands = Vec::with_capacity(h.div_ceil(band));
+        for y0 in (0..h).step_by(band) {
+            let rows = band.min(h - y0);
+            let mut cols = Vec::with_capacity(9);
+            for dy in 0..3 {
+                for dx in 0..3 {
+                    cols.push(xi.narrow(1, y0 + dy, rows)?.narrow(2, dx, w)?);
+                }
+            }
+            let cols = Tensor::cat(&cols, 0)?.reshape((9 * c, rows * w))?;
+            bands.push(weight.matmul(&cols)?.reshape((cout, rows, w))?);
+        }
+        outs.push(if bands.len() == 1 {
+            bands.remove(0)
+        } else {
+            Tensor::cat(&bands, 1)?
+        });
+    }
+    Tensor::stack(&outs, 0)
 }
 
 pub fn group_norm(w: &Weights, name: &str, groups: usize, eps: f64) -> Result<GroupNorm> {
@@ -182,9 +291,43 @@ impl candle_core::InplaceOp1 for SoftmaxInPlace {
 
 const LANES: usize = 16;
 
+/// One row, with AVX2 and FMA where the CPU has them (checked once per
+/// call; the generic body is compiled twice), else the baseline build.
 fn softmax_row(row: &mut [f32]) {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-    // Sums in LANES independent accumulators so the loop vectorises.
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the features were just detected.
+            unsafe { softmax_row_avx2(row) };
+            return;
+        }
+    }
+    softmax_row_generic(row)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn softmax_row_avx2(row: &mut [f32]) {
+    softmax_row_generic(row)
+}
+
+/// Written in LANES independent lanes, with selects rather than branches
+/// or `f32::max` (whose NaN rule blocks vectorisation), so that it
+/// vectorises.
+#[inline(always)]
+fn softmax_row_generic(row: &mut [f32]) {
+    let mut m = [f32::NEG_INFINITY; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &x) in m.iter_mut().zip(c) {
+            *a = if x > *a { x } else { *a };
+        }
+    }
+    let mut max = f32::NEG_INFINITY;
+    for &x in m.iter().chain(chunks.remainder()) {
+        max = if x > max { x } else { max };
+    }
     let mut acc = [0f32; LANES];
     let mut chunks = row.chunks_exact_mut(LANES);
     for c in &mut chunks {
@@ -204,8 +347,11 @@ fn softmax_row(row: &mut [f32]) {
     }
 }
 
-/// Cephes `expf`, branch-free so it vectorises; 0 below -87.3 (where f32
-/// underflows), which also maps a masked `-inf` score to exactly 0.
+/// Cephes `expf` without branches or libm calls so it vectorises: n is
+/// x/ln2 rounded to nearest with the 1.5 * 2^23 trick (its integer read
+/// from the float's low bits), r = x - n ln2 in two parts, a degree-6
+/// polynomial for e^r, and 2^n built in the exponent bits. 0 below -87.3
+/// (where f32 underflows), so a masked `-inf` score gives exactly 0.
 #[inline(always)]
 fn fast_exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -213,15 +359,18 @@ fn fast_exp(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     const LO: f32 = -87.336_55;
     const HI: f32 = 88.376_26;
+    const MAGIC: f32 = 12_582_912.0;
     let xc = x.clamp(LO, HI);
-    let n = (xc * LOG2E + 0.5).floor();
+    let t = xc * LOG2E + MAGIC;
+    let n = t - MAGIC;
     let r = xc - n * LN2_HI - n * LN2_LO;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
         + 0.5;
     let y = p * r * r + r + 1.0;
-    let scale = f32::from_bits((((n as i32) + 127) as u32) << 23);
+    let ni = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let scale = f32::from_bits((ni.wrapping_add(127) as u32) << 23);
     if x < LO { 0.0 } else { y * scale }
 }
 
@@ -275,6 +424,31 @@ mod tests {
     }
 
     #[test]
+    fn shifted_conv_matches_candle() {
+        let dev = Device::Cpu;
+        for (k, pad, stride, h, w) in [(3, 1, 1, 7, 5), (1, 0, 1, 4, 6), (3, 1, 2, 8, 8)] {
+            let x = Tensor::randn(0f32, 1.0, (2, 6, h, w), &dev).unwrap();
+            let wt = Tensor::randn(0f32, 0.3, (5, 6, k, k), &dev).unwrap();
+            let bias = Tensor::randn(0f32, 0.1, 5, &dev).unwrap();
+            let ours = Conv2d::new(wt.clone(), bias.clone(), stride, pad)
+                .unwrap()
+                .forward(&x)
+                .unwrap();
+            let cfg = Conv2dConfig {
+                padding: pad,
+                stride,
+                ..Default::default()
+            };
+            let theirs = candle_nn::Conv2d::new(wt, Some(bias), cfg)
+                .forward(&x)
+                .unwrap();
+            assert_eq!(ours.dims(), theirs.dims());
+            let d = (ours - theirs).unwrap().abs().unwrap().max_all().unwrap();
+            assert!(d.to_scalar::<f32>().unwrap() < 1e-5);
+        }
+    }
+
+    #[test]
     fn sliced_attention_equals_whole() {
         let dev = Device::Cpu;
         let q = Tensor::randn(0f32, 1.0, (2, 3, 5, 4), &dev).unwrap();
@@ -321,5 +495,45 @@ mod prof {
         t("attention", &|| {
             attention(&q, &q, &q, None).unwrap();
         });
+        for (c, hw) in [(320usize, 64usize), (640, 32), (1280, 16), (128, 256)] {
+            let x = Tensor::randn(0f32, 1.0, (1, c, hw, hw), &dev).unwrap();
+            let w = Tensor::randn(0f32, 0.05, (c, c, 3, 3), &dev).unwrap();
+            let conv = candle_nn::Conv2d::new(
+                w.clone(),
+                None,
+                candle_nn::Conv2dConfig {
+                    padding: 1,
+                    ..Default::default()
+                },
+            );
+            t(&format!("candle conv {c}x{hw}"), &|| {
+                conv.forward(&x).unwrap();
+            });
+            let wk = w
+                .permute((0, 2, 3, 1))
+                .unwrap()
+                .reshape((c, 9 * c))
+                .unwrap()
+                .contiguous()
+                .unwrap();
+            t(&format!("shifted conv {c}x{hw}"), &|| {
+                let xp = x
+                    .pad_with_zeros(2, 1, 1)
+                    .unwrap()
+                    .pad_with_zeros(3, 1, 1)
+                    .unwrap();
+                let mut cols = Vec::new();
+                for dy in 0..3 {
+                    for dx in 0..3 {
+                        cols.push(xp.narrow(2, dy, hw).unwrap().narrow(3, dx, hw).unwrap());
+                    }
+                }
+                let cols = Tensor::cat(&cols, 1)
+                    .unwrap()
+                    .reshape((9 * c, hw * hw))
+                    .unwrap();
+                let _ = wk.matmul(&cols).unwrap().reshape((1, c, hw, hw)).unwrap();
+            });
+        }
     }
 }

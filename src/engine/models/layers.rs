@@ -31,9 +31,9 @@ pub fn conv2d(w: &Weights, name: &str, stride: usize, padding: usize) -> Result<
 }
 
 /// Bytes the shifted copies of one band of a 3x3 convolution may take;
-/// larger inputs (a VAE's last levels) are convolved a band of rows at a
-/// time.
-const CONV_BAND_BYTES: usize = 256 << 20;
+/// larger inputs are convolved a band of rows at a time (bounded memory
+/// for a VAE's last levels; below the allocator's fresh-mapping size).
+const CONV_BAND_BYTES: usize = 16 << 20;
 
 /// A 2-D convolution. The 3x3 stride-1 "same" and the 1x1 convolutions
 /// (nearly all of a UNet's and a VAE's) run as one matrix product of the
@@ -90,6 +90,7 @@ impl Module for Conv2d {
         let y = match &self.kind {
             ConvKind::Candle(c) => c.forward(x)?,
             ConvKind::Shifted { raw, weight, k } => {
+                let band_bytes = CONV_BAND_BYTES;
                 let weight = match weight.get() {
                     Some(w) => w,
                     None => {
@@ -101,14 +102,19 @@ impl Module for Conv2d {
                         weight.get_or_init(|| w)
                     }
                 };
-                shifted_conv(x, weight, *k)?
+                shifted_conv(x, weight, *k, band_bytes)?
             }
         };
         y.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
     }
 }
 
-fn shifted_conv(x: &Tensor, weight: &Tensor, k: usize) -> candle_core::Result<Tensor> {
+fn shifted_conv(
+    x: &Tensor,
+    weight: &Tensor,
+    k: usize,
+    band_bytes: usize,
+) -> candle_core::Result<Tensor> {
     let (b, c, h, w) = x.dims4()?;
     let cout = weight.dim(0)?;
     if k == 1 {
@@ -119,7 +125,7 @@ fn shifted_conv(x: &Tensor, weight: &Tensor, k: usize) -> candle_core::Result<Te
     }
     let xp = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
     let row_bytes = 9 * c * w * x.dtype().size_in_bytes();
-    let band = (CONV_BAND_BYTES / row_bytes.max(1)).clamp(1, h);
+    let band = (band_bytes / row_bytes.max(1)).clamp(1, h);
     let mut outs = Vec::with_capacity(b);
     for i in 0..b {
         let xi = xp.get(i)?;
@@ -197,10 +203,14 @@ impl Proj {
     }
 }
 
-/// Bytes one slice of attention scores may take; larger problems are
-/// computed a few (batch, head) pairs at a time ("attention slicing").
-/// Heads are independent, so slicing changes memory, not results.
-const ATTENTION_SLICE_BYTES: usize = 512 << 20;
+/// Bytes one block of attention scores may take; larger problems are
+/// computed a few heads, or a block of query rows of one head, at a time
+/// ("attention slicing"). Heads and query rows are independent, so slicing
+/// changes memory, not results. Small blocks also stay below the size at
+/// which the allocator maps fresh zeroed pages for every tensor (that
+/// page-faulting took a fifth of a 512x512 step with whole-head blocks),
+/// and the softmax runs in cache.
+const ATTENTION_SLICE_BYTES: usize = 16 << 20;
 
 /// Scaled dot-product attention over [b, heads, n, d] tensors, with an
 /// optional additive mask broadcastable to [n, m].
@@ -221,17 +231,51 @@ fn attention_sliced(
     let q = (q * scale)?.reshape((b * h, n, d))?;
     let k = k.reshape((b * h, m, d))?.t()?.contiguous()?;
     let v = v.reshape((b * h, m, v.dim(3)?))?.contiguous()?;
-    let per = n * m * q.dtype().size_in_bytes();
-    let step = (slice_bytes / per.max(1)).clamp(1, b * h);
-    let mut outs = Vec::with_capacity((b * h).div_ceil(step));
-    for start in (0..b * h).step_by(step) {
-        let len = step.min(b * h - start);
-        let mut att = q.narrow(0, start, len)?.matmul(&k.narrow(0, start, len)?)?;
+    let row_bytes = m * q.dtype().size_in_bytes();
+    let per = n * row_bytes;
+    let block = |qs: &Tensor, ks: &Tensor, vs: &Tensor, mask: Option<Tensor>| -> Result<Tensor> {
+        let mut att = qs.matmul(ks)?;
         if let Some(mask) = mask {
-            att = att.broadcast_add(mask)?;
+            att = att.broadcast_add(&mask)?;
         }
-        let att = softmax_last_dim(att)?;
-        outs.push(att.matmul(&v.narrow(0, start, len)?)?);
+        Ok(softmax_last_dim(att)?.matmul(vs)?)
+    };
+    let mut outs = Vec::new();
+    if per <= slice_bytes {
+        // Several whole heads per slice.
+        let step = (slice_bytes / per.max(1)).clamp(1, b * h);
+        for start in (0..b * h).step_by(step) {
+            let len = step.min(b * h - start);
+            outs.push(block(
+                &q.narrow(0, start, len)?,
+                &k.narrow(0, start, len)?,
+                &v.narrow(0, start, len)?,
+                mask.cloned(),
+            )?);
+        }
+    } else {
+        // One head at a time, a block of query rows at a time.
+        let rows = (slice_bytes / row_bytes.max(1)).clamp(1, n);
+        for i in 0..b * h {
+            let (ki, vi) = (k.narrow(0, i, 1)?, v.narrow(0, i, 1)?);
+            let mut parts = Vec::with_capacity(n.div_ceil(rows));
+            for r0 in (0..n).step_by(rows) {
+                let len = rows.min(n - r0);
+                let mask = match mask {
+                    Some(mk) if mk.rank() >= 2 && mk.dim(mk.rank() - 2)? == n => {
+                        Some(mk.narrow(mk.rank() - 2, r0, len)?)
+                    }
+                    other => other.cloned(),
+                };
+                parts.push(block(
+                    &q.narrow(0, i, 1)?.narrow(1, r0, len)?,
+                    &ki,
+                    &vi,
+                    mask,
+                )?);
+            }
+            outs.push(Tensor::cat(&parts, 1)?);
+        }
     }
     let out = if outs.len() == 1 {
         outs.remove(0)
@@ -449,91 +493,56 @@ mod tests {
     }
 
     #[test]
+    fn banded_conv_equals_whole() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (2, 4, 9, 5), &dev).unwrap();
+        let w = Tensor::randn(0f32, 0.3, (3, 36), &dev).unwrap();
+        let whole = shifted_conv(&x, &w, 3, usize::MAX).unwrap();
+        // One row per band, then two.
+        for band in [1, 2 * 9 * 4 * 5 * 4] {
+            let banded = shifted_conv(&x, &w, 3, band).unwrap();
+            let d = (&whole - banded).unwrap().abs().unwrap().max_all().unwrap();
+            assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0);
+        }
+    }
+
+    #[test]
+    fn row_sliced_masked_attention_equals_whole() {
+        let dev = Device::Cpu;
+        let q = Tensor::randn(0f32, 1.0, (1, 2, 6, 4), &dev).unwrap();
+        let mask: Vec<f32> = (0..6)
+            .flat_map(|i| (0..6).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+            .collect();
+        let mask = Tensor::from_vec(mask, (6, 6), &dev).unwrap();
+        let whole = attention_sliced(&q, &q, &q, Some(&mask), usize::MAX).unwrap();
+        let rows = attention_sliced(&q, &q, &q, Some(&mask), 2 * 6 * 4).unwrap();
+        let d = (&whole - rows).unwrap().abs().unwrap().max_all().unwrap();
+        assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0);
+        // The first query sees only itself.
+        let first = whole.narrow(2, 0, 1).unwrap();
+        let d = (first - q.narrow(2, 0, 1).unwrap())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
+        assert!(d.to_scalar::<f32>().unwrap() < 1e-6);
+    }
+
+    #[test]
     fn sliced_attention_equals_whole() {
         let dev = Device::Cpu;
         let q = Tensor::randn(0f32, 1.0, (2, 3, 5, 4), &dev).unwrap();
         let k = Tensor::randn(0f32, 1.0, (2, 3, 7, 4), &dev).unwrap();
         let v = Tensor::randn(0f32, 1.0, (2, 3, 7, 4), &dev).unwrap();
         let whole = attention_sliced(&q, &k, &v, None, usize::MAX).unwrap();
-        // One (batch, head) pair per slice.
-        let sliced = attention_sliced(&q, &k, &v, None, 1).unwrap();
+        // One (batch, head) pair per slice, then one query row at a time.
+        let sliced = attention_sliced(&q, &k, &v, None, 5 * 7 * 4).unwrap();
+        let rows = attention_sliced(&q, &k, &v, None, 1).unwrap();
+        let d = (&whole - rows).unwrap().abs().unwrap().max_all().unwrap();
+        assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0);
         assert_eq!(whole.dims(), [2, 3, 5, 4]);
         let d = (whole - sliced).unwrap().abs().unwrap().max_all().unwrap();
         assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0);
-    }
-}
-
-#[cfg(test)]
-mod prof {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn prof_attention() {
-        let dev = candle_core::Device::Cpu;
-        let q = Tensor::randn(0f32, 1.0, (1, 8, 4096, 40), &dev).unwrap();
-        let s = Tensor::randn(0f32, 1.0, (8, 4096, 4096), &dev).unwrap();
-        let t = |name: &str, f: &dyn Fn()| {
-            f();
-            let t0 = std::time::Instant::now();
-            for _ in 0..3 {
-                f();
-            }
-            eprintln!(
-                "{name}: {:.1} ms",
-                t0.elapsed().as_secs_f64() * 1000.0 / 3.0
-            );
-        };
-        t("candle softmax", &|| {
-            candle_nn::ops::softmax_last_dim(&s).unwrap();
-        });
-        t("ours softmax (incl copy)", &|| {
-            s.copy().unwrap().inplace_op1(&SoftmaxInPlace).unwrap();
-        });
-        t("copy", &|| {
-            s.copy().unwrap();
-        });
-        t("attention", &|| {
-            attention(&q, &q, &q, None).unwrap();
-        });
-        for (c, hw) in [(320usize, 64usize), (640, 32), (1280, 16), (128, 256)] {
-            let x = Tensor::randn(0f32, 1.0, (1, c, hw, hw), &dev).unwrap();
-            let w = Tensor::randn(0f32, 0.05, (c, c, 3, 3), &dev).unwrap();
-            let conv = candle_nn::Conv2d::new(
-                w.clone(),
-                None,
-                candle_nn::Conv2dConfig {
-                    padding: 1,
-                    ..Default::default()
-                },
-            );
-            t(&format!("candle conv {c}x{hw}"), &|| {
-                conv.forward(&x).unwrap();
-            });
-            let wk = w
-                .permute((0, 2, 3, 1))
-                .unwrap()
-                .reshape((c, 9 * c))
-                .unwrap()
-                .contiguous()
-                .unwrap();
-            t(&format!("shifted conv {c}x{hw}"), &|| {
-                let xp = x
-                    .pad_with_zeros(2, 1, 1)
-                    .unwrap()
-                    .pad_with_zeros(3, 1, 1)
-                    .unwrap();
-                let mut cols = Vec::new();
-                for dy in 0..3 {
-                    for dx in 0..3 {
-                        cols.push(xp.narrow(2, dy, hw).unwrap().narrow(3, dx, hw).unwrap());
-                    }
-                }
-                let cols = Tensor::cat(&cols, 1)
-                    .unwrap()
-                    .reshape((9 * c, hw * hw))
-                    .unwrap();
-                let _ = wk.matmul(&cols).unwrap().reshape((1, c, hw, hw)).unwrap();
-            });
-        }
     }
 }

@@ -7,7 +7,7 @@ root, with the same thread count on both sides:
 
     python tests/reference/bench_unet.py --threads 2 --out /tmp/gen-bench
     GEN_BENCH_DIR=/tmp/gen-bench RAYON_NUM_THREADS=2 \\
-        cargo test --lib engine::models::tests::bench_sd15_unet_512 \\
+        cargo test --release --lib engine::models::tests::bench_sd15_unet_512 \\
         -- --ignored --nocapture
 
 The first writes the UNet in the real SD1.5 single-file layout (keys and

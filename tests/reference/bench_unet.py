@@ -7,7 +7,7 @@ root, with the same thread count on both sides:
 
     python tests/reference/bench_unet.py --threads 2 --out /tmp/gen-bench
     GEN_BENCH_DIR=/tmp/gen-bench RAYON_NUM_THREADS=2 \\
-        cargo test --lib engine::models::tests::bench_sd15_unet_512 \\
+        cargo test --release --lib engine::models::tests::bench_sd15_unet_512 \\
         -- --ignored --nocapture
 
 The first writes the UNet in the real SD1.5 single-file layout (keys and
@@ -19,15 +19,23 @@ OUT/sd15_unet_reference.safetensors. The second loads the same file with
 gen's loader, checks its output against diffusers' and prints both
 timings side by side with their ratio.
 
-Measured (2026-11-22, 2-core AMD EPYC shared with other builds, so noisy;
-minimum of 3 runs, batch 1, f32, 2 threads): diffusers 7.9 s/step, gen
-19.4 s/step, ratio 2.4 (an earlier pair under heavier load: 17.2 vs 31.6,
-ratio 1.8). Full-size outputs agree to 2.7e-6. Why gen is slower here:
-the `gemm` crate behind candle's CPU matmul uses AVX2 on stable Rust while
-PyTorch's oneDNN/MKL kernels use AVX-512 on this CPU (a 3x3 320-channel
-convolution at 64x64: candle 150-310 ms, torch 79 ms), and PyTorch runs
-attention as one fused SDPA kernel (8 heads x 4096^2 at 64x64: torch
-0.31 s, candle's matmul + softmax + matmul 1.3 s).
+Add --reuse to time the weights already written (to alternate runs).
+
+Measured 2026-11-22 on the 2-core AMD EPYC (AVX-512) dev machine, shared
+with other builds, so the numbers move with its load; minimum of 3 runs,
+batch 1, f32, 2 threads, release build of gen. Back to back under load
+(load average ~4): diffusers 13.8 s vs gen 11.3 s (ratio 0.82), then
+diffusers 12.7 s vs gen 12.1 s (0.96). In a quiet spell diffusers took
+4.1 s; gen's best quiet run was 8.1-9.0 s (about 2x), so on an idle CPU
+PyTorch still leads: its oneDNN convolutions use AVX-512 while the `gemm`
+crate behind candle uses AVX2 on stable Rust (the matrix kernel is half of
+gen's profile), and its SDPA attention is one fused kernel. Under load
+PyTorch's OpenMP threads degrade far more than gen's. Full-size outputs
+agree to 3.3e-6. What made gen 1.5-2x faster than plain candle here:
+3x3 convolutions as one matmul over shifted views instead of candle's
+im2col, a vectorised in-place softmax, and attention and convolution
+buffers kept under 16 MB so the allocator reuses memory instead of
+mapping fresh zeroed pages for every tensor.
 """
 
 import argparse
@@ -62,15 +70,22 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="/tmp/gen-bench")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--reuse", action="store_true", help="time the weights already in OUT")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
-    sd = {}
-    for line in open(os.path.join(HEADERS, "sd15_checkpoint.json")):
-        e = json.loads(line)
-        if e["key"].startswith("model.diffusion_model."):
-            sd[e["key"]] = torch.from_numpy(synth(e["key"], e["shape"]).copy()).half()
-    save_file(sd, os.path.join(args.out, "sd15_unet.safetensors"))
+    path = os.path.join(args.out, "sd15_unet.safetensors")
+    if args.reuse and os.path.exists(path):
+        from safetensors.torch import load_file
+
+        sd = load_file(path)
+    else:
+        sd = {}
+        for line in open(os.path.join(HEADERS, "sd15_checkpoint.json")):
+            e = json.loads(line)
+            if e["key"].startswith("model.diffusion_model."):
+                sd[e["key"]] = torch.from_numpy(synth(e["key"], e["shape"]).copy()).half()
+        save_file(sd, path)
     model = UNet2DConditionModel(**SD15)
     conv = convert_ldm_unet_checkpoint({k: v.float() for k, v in sd.items()}, SD15)
     model.load_state_dict(conv, strict=True)

@@ -340,7 +340,9 @@ impl Checkpoint {
                     true
                 } else if has(key) && in_channels.is_some_and(|s| s.get(1) == Some(&4)) {
                     let w = Weights::new(file.clone(), DType::F32, &Device::Cpu);
-                    let t = w.get(key)?;
+                    let t = w.get(key);
+                    file.release();
+                    let t = t?;
                     let mean = t.mean_all()?;
                     let var = t.broadcast_sub(&mean)?.sqr()?.mean_all()?;
                     var.sqrt()?.to_scalar::<f32>()? > 0.09

@@ -14,13 +14,14 @@
 //! pooled CLIP-G output, then 256-wide sinusoidal embeddings of original
 //! height and width, crop top and left, target height and width.
 
+use super::layers::Conv2d;
 use super::layers::{
     Proj, attention, conv2d, group_norm, layer_norm, linear, linear_b, merge_heads, split_heads,
 };
 use super::weights::{Weights, layout_error};
 use super::{Heads, Result};
 use candle_core::{D, DType, Device, Module, Tensor};
-use candle_nn::{Conv2d, GroupNorm, LayerNorm, Linear};
+use candle_nn::{GroupNorm, LayerNorm, Linear};
 
 const GROUPS: usize = 32;
 

@@ -14,10 +14,11 @@
 //! least as large as the latent gives exactly the untiled result.
 
 use super::Result;
+use super::layers::Conv2d;
 use super::layers::{Proj, conv2d, group_norm};
 use super::weights::{Weights, layout_error};
 use candle_core::{Module, Tensor};
-use candle_nn::{Conv2d, GroupNorm};
+use candle_nn::GroupNorm;
 
 const GROUPS: usize = 32;
 const EPS: f64 = 1e-6;

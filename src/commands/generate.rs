@@ -691,6 +691,9 @@ fn print_plan(printer: &Printer, plan: &Plan) {
             format!("{} = {} [{}]", p.name, p.value, source.replace('_', " ")),
         );
     }
+    if let Some(m) = &plan.memory {
+        out("memory", m.summary());
+    }
     out(
         "seed",
         format!(

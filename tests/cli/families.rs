@@ -276,7 +276,9 @@ fn explain_chooses_compatible_loras_and_says_where_each_parameter_comes_from() {
     assert!(stderr(&bad).contains("cannot be used"), "{}", stderr(&bad));
     let human = stdout(&env.run(&["explain", "a fox", "--seed", "1"]));
     assert!(
-        human.contains("checkpoint  realisticVision_v51") && human.contains("[base preset]"),
+        human.contains("checkpoint  realisticVision_v51")
+            && human.contains("\nmemory      ")
+            && human.contains("[base preset]"),
         "{human}"
     );
 }

@@ -7,41 +7,37 @@
 //! compute dtype and device, and records the key as used, so that after
 //! building the networks the loader can list every tensor nobody read.
 //!
-//! Trade-off: tensors are copied out of the map once, at build time, in the
-//! compute dtype (f16 files become f32 in memory under an f32 compute
-//! dtype); the map itself is dropped with the file after loading.
+//! Trade-off: each tensor is read once, at build time, with a positioned
+//! read, and converted to the compute dtype (f16 files become f32 in memory
+//! under an f32 compute dtype). Reading rather than memory-mapping keeps the
+//! file's pages in the page cache, which the system may reclaim, instead of
+//! in the process: while a stage is built only its converted copies are
+//! resident, which is what keeps a full SDXL render in f32 under 13 GB.
 
 use super::{ModelError, Result};
-use candle_core::safetensors::MmapedSafetensors;
+use crate::catalog::safetensors::read_header;
 use candle_core::{DType, Device, Tensor};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 enum Source {
-    /// The map is dropped by [`TensorFile::release`] once a stage is built
-    /// (its pages would otherwise stay resident for the whole render) and
-    /// made again on the next read.
-    Mapped(Mutex<Option<MmapedSafetensors>>),
+    /// The open file; tensors are read at their byte ranges.
+    File(Mutex<File>),
     /// Names, shapes and dtypes only (headers of real files).
     Shapes,
 }
 
-fn map(path: &Path) -> Result<MmapedSafetensors> {
-    // SAFETY: the map is read-only; a file truncated under us while
-    // mapped is the one hazard, as for every mmap-based loader.
-    unsafe { MmapedSafetensors::new(path) }.map_err(|e| ModelError::BadFile {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })
-}
-
-/// One weight file, memory-mapped.
+/// One weight file, opened for reading.
 pub struct TensorFile {
     path: PathBuf,
     source: Source,
     /// name -> (shape, dtype), from the header.
     index: BTreeMap<String, (Vec<usize>, DType)>,
+    /// name -> (absolute byte offset, length) of the tensor's data.
+    ranges: BTreeMap<String, (u64, u64)>,
     used: Mutex<BTreeSet<String>>,
 }
 
@@ -59,7 +55,8 @@ fn parse_dtype(s: &str) -> Option<DType> {
 }
 
 impl TensorFile {
-    /// Memory-maps a safetensors file and reads its header.
+    /// Opens a safetensors file and reads its header (bounded and
+    /// validated by the catalogue's reader).
     pub fn open(path: &Path) -> Result<Arc<Self>> {
         let meta = std::fs::metadata(path).map_err(|source| ModelError::Io {
             path: path.to_owned(),
@@ -71,18 +68,32 @@ impl TensorFile {
                 message: "not a regular file".into(),
             });
         }
-        let st = map(path)?;
+        let header = read_header(path).map_err(|e| ModelError::BadFile {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let file = File::open(path).map_err(|source| ModelError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut index = BTreeMap::new();
-        for (name, view) in st.tensors() {
+        let mut ranges = BTreeMap::new();
+        for t in &header.tensors {
             // Unknown dtypes (fp8, bool, ...) are indexed as U8 and refused
             // by `load` with the tensor's name.
-            let dt = parse_dtype(&format!("{:?}", view.dtype())).unwrap_or(DType::U8);
-            index.insert(name, (view.shape().to_vec(), dt));
+            let dt = parse_dtype(t.dtype.as_str()).unwrap_or(DType::U8);
+            let shape = t.shape.iter().map(|d| *d as usize).collect();
+            index.insert(t.name.clone(), (shape, dt));
+            ranges.insert(
+                t.name.clone(),
+                (header.data_offset() + t.begin, t.end - t.begin),
+            );
         }
         Ok(Arc::new(Self {
             path: path.to_owned(),
-            source: Source::Mapped(Mutex::new(Some(st))),
+            source: Source::File(Mutex::new(file)),
             index,
+            ranges,
             used: Mutex::new(BTreeSet::new()),
         }))
     }
@@ -123,19 +134,15 @@ impl TensorFile {
             path,
             source: Source::Shapes,
             index,
+            ranges: BTreeMap::new(),
             used: Mutex::new(BTreeSet::new()),
         }))
     }
 
-    /// Unmaps the file (tensors already loaded are copies and stay); a
-    /// later read maps it again.
-    pub fn release(&self) {
-        if let Source::Mapped(st) = &self.source
-            && let Ok(mut g) = st.lock()
-        {
-            *g = None;
-        }
-    }
+    /// Called once a stage is built. Nothing of the file stays resident in
+    /// the process (its tensors were read into copies), so there is nothing
+    /// to free; kept so that loaders say where a stage ends.
+    pub fn release(&self) {}
 
     pub fn path(&self) -> &Path {
         &self.path
@@ -182,17 +189,21 @@ impl TensorFile {
         }
         self.mark(key);
         let t = match &self.source {
-            Source::Mapped(st) => {
-                let mut guard = st
+            Source::File(file) => {
+                let (offset, len) = self.ranges[key];
+                let mut bytes = vec![0u8; len as usize];
+                let mut f = file
                     .lock()
-                    .map_err(|_| ModelError::Invalid("weight map poisoned".into()))?;
-                if guard.is_none() {
-                    *guard = Some(map(&self.path)?);
-                }
-                guard
-                    .as_ref()
-                    .ok_or_else(|| ModelError::Invalid("weight map missing".into()))?
-                    .load(key, device)?
+                    .map_err(|_| ModelError::Invalid("weight file poisoned".into()))?;
+                let io = |source| ModelError::Io {
+                    path: self.path.clone(),
+                    source,
+                };
+                f.seek(SeekFrom::Start(offset)).map_err(io)?;
+                f.read_exact(&mut bytes).map_err(io)?;
+                drop(f);
+                Tensor::from_raw_buffer(&bytes, *file_dtype, shape, &Device::Cpu)?
+                    .to_device(device)?
             }
             Source::Shapes => {
                 return Ok(Tensor::zeros((), dtype, device)?.broadcast_as(shape.as_slice())?);

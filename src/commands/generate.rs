@@ -68,13 +68,6 @@ pub fn run(
 
     let machine = Machine::read(settings, args)?;
     let rendering = !(explain || args.dry_run);
-    if rendering && !args.lora.is_empty() {
-        return Err(
-            GenError::usage("this version cannot apply LoRAs while rendering yet")
-                .with_hint("`gen explain` shows the plan with them; render without --lora")
-                .into(),
-        );
-    }
 
     for prompt in prompts {
         let analysis = analysis_for(settings, &prompt, args.style.as_deref(), printer);
@@ -100,10 +93,10 @@ pub fn run(
             },
             model: model.clone(),
             loras: loras.clone(),
-            // This version's renderer applies neither LoRAs nor embeddings:
+            no_auto_lora: args.no_auto_lora,
+            // This version's renderer does not apply textual inversions yet:
             // a render's plan leaves the automatic ones out (explain still
             // shows what would be chosen).
-            no_auto_lora: args.no_auto_lora || rendering,
             no_auto_embeddings: rendering,
             vae: vae.clone(),
         };
@@ -120,9 +113,23 @@ pub fn run(
                 print_plan(printer, &plan);
             }
         } else {
+            let lora_entries: Vec<CatalogEntry> = plan
+                .loras
+                .iter()
+                .filter_map(|l| {
+                    let s = &l.lora.scored;
+                    catalogue
+                        .entries
+                        .iter()
+                        .chain(loras.iter().map(|(e, _)| e))
+                        .find(|e| e.id == s.id && e.path == s.path)
+                        .cloned()
+                })
+                .collect();
             render_plan(
                 &plan,
                 &checkpoint_entry(&plan, &catalogue, model.as_ref()),
+                &lora_entries,
                 &machine,
                 args,
                 printer,
@@ -166,6 +173,7 @@ fn catalogue(store: &Store) -> anyhow::Result<Catalogue> {
 fn render_plan(
     plan: &Plan,
     ckpt: &CatalogEntry,
+    lora_entries: &[CatalogEntry],
     machine: &Machine,
     args: &GenerateArgs,
     printer: &Printer,
@@ -187,7 +195,18 @@ fn render_plan(
         started.elapsed().as_secs_f64()
     ));
     let plan_json = serde_json::to_string(plan)?;
-    let text = parameters(plan, ckpt, &job).to_a1111();
+    let mut params = parameters(plan, ckpt, &job);
+    // CivitAI links a LoRA by AutoV3 (AutoV2 for pickles).
+    params.lora_hashes = lora_entries
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e.name.clone(),
+                e.autov3.clone().or_else(|| e.autov2.clone())?,
+            ))
+        })
+        .collect();
+    let text = params.to_a1111();
     for (i, rgb) in images.iter().enumerate() {
         let png = encode_png(
             rgb,
@@ -286,6 +305,11 @@ fn job_for(plan: &Plan, ckpt: &CatalogEntry, machine: &Machine) -> anyhow::Resul
         dtype,
         device,
         tiled_vae: memory.is_some_and(|m| m.techniques.tiled_vae),
+        loras: plan
+            .loras
+            .iter()
+            .map(|l| (PathBuf::from(&l.lora.scored.path), l.lora.weight))
+            .collect(),
     })
 }
 
@@ -314,6 +338,7 @@ fn parameters(plan: &Plan, ckpt: &CatalogEntry, job: &Job) -> Parameters {
 /// Stage and step progress on stderr (hidden when it is not a terminal).
 struct RenderBar {
     bar: indicatif::ProgressBar,
+    printer: Printer,
 }
 
 impl RenderBar {
@@ -331,7 +356,10 @@ impl RenderBar {
             );
             b
         };
-        RenderBar { bar }
+        RenderBar {
+            bar,
+            printer: *printer,
+        }
     }
     fn finish(&self) {
         self.bar.finish_and_clear();
@@ -346,6 +374,9 @@ impl RenderProgress for RenderBar {
     fn step(&self, step: &crate::engine::sampler::Step) {
         self.bar.set_length(step.total as u64);
         self.bar.set_position(step.index as u64 + 1);
+    }
+    fn warn(&self, message: &str) {
+        self.bar.suspend(|| self.printer.warn(message));
     }
 }
 

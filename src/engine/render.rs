@@ -46,6 +46,8 @@ pub struct Job {
     pub dtype: DType,
     pub device: Device,
     pub tiled_vae: bool,
+    /// LoRA files and their strength (on the UNet and the text encoders).
+    pub loras: Vec<(PathBuf, f64)>,
 }
 
 /// The stages a render goes through, for the progress bar.
@@ -72,6 +74,8 @@ impl Stage {
 pub trait RenderProgress {
     fn stage(&self, _stage: Stage) {}
     fn step(&self, _step: &Step) {}
+    /// Something the user should know (a LoRA's keys that match nothing).
+    fn warn(&self, _message: &str) {}
 }
 
 pub struct Quiet;
@@ -103,6 +107,7 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
         device: job.device.clone(),
         vae_encoder: false,
     };
+    apply_loras(&ckpt, &job.loras, progress)?;
     let prediction = if ckpt.prediction()?.v_prediction {
         Prediction::V
     } else {
@@ -205,6 +210,53 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
         vae.decode(&latent)?
     };
     Ok(to_rgb8(&images)?)
+}
+
+/// Reads the LoRAs and has their patches merged into the weights as the
+/// stages load. Keys that match nothing and patches that do not fit are
+/// reported, never silently dropped; a LoRA that mostly does not fit the
+/// checkpoint is an error.
+fn apply_loras(
+    ckpt: &Checkpoint,
+    loras: &[(PathBuf, f64)],
+    progress: &dyn RenderProgress,
+) -> anyhow::Result<()> {
+    use super::lora::{KeyMap, LoraSet, Strengths};
+    if loras.is_empty() {
+        return Ok(());
+    }
+    let keys = ckpt.weight_keys();
+    let map = KeyMap::from_checkpoint(keys.iter().map(String::as_str));
+    let mut set = LoraSet::new();
+    for (path, weight) in loras {
+        let report = set
+            .add_file(
+                path,
+                Strengths {
+                    model: *weight,
+                    clip: *weight,
+                },
+                &map,
+            )
+            .with_context(|| format!("cannot read the LoRA {}", path.display()))?;
+        if report.mismatch() {
+            anyhow::bail!(
+                "the LoRA {} does not fit this checkpoint: {report}",
+                path.display()
+            );
+        }
+        if !report.is_complete() {
+            progress.warn(&format!("{report}"));
+        }
+    }
+    let dropped = set.drop_misfits(|key| ckpt.weight_shape(key));
+    if dropped > 0 {
+        progress.warn(&format!(
+            "{dropped} LoRA patches do not fit their weight's shape and were left out"
+        ));
+    }
+    ckpt.apply_loras(std::sync::Arc::new(set));
+    Ok(())
 }
 
 /// Classifier-free guidance around the UNet, as ComfyUI's sampling

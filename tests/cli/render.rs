@@ -219,3 +219,134 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// A tiny kohya LoRA for [`tiny_sd15`]: one UNet module and one text-encoder
+/// module, with kohya's metadata.
+fn tiny_lora(path: &Path) {
+    use half::f16;
+    let modules: [(&str, usize, usize); 2] = [
+        (
+            "lora_unet_input_blocks_1_1_transformer_blocks_0_attn2_to_k",
+            32,
+            128,
+        ),
+        (
+            "lora_te_text_model_encoder_layers_0_self_attn_q_proj",
+            128,
+            128,
+        ),
+    ];
+    let rank = 4usize;
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let f16_bytes = |v: Vec<f32>| {
+        v.into_iter()
+            .flat_map(|x| f16::from_f32(x).to_le_bytes())
+            .collect::<Vec<u8>>()
+    };
+    for (name, out, inp) in modules {
+        tensors.push((
+            format!("{name}.lora_down.weight"),
+            vec![rank, inp],
+            f16_bytes(weights(name, rank * inp, 1)),
+        ));
+        tensors.push((
+            format!("{name}.lora_up.weight"),
+            vec![out, rank],
+            f16_bytes(weights(&format!("{name}up"), out * rank, 1)),
+        ));
+        tensors.push((
+            format!("{name}.alpha"),
+            vec![],
+            f16_bytes(vec![rank as f32]),
+        ));
+    }
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(k, s, b)| {
+            (
+                k.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F16, s.clone(), b)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let meta = std::collections::HashMap::from([
+        ("ss_base_model_version".to_string(), "sd_v1".to_string()),
+        (
+            "modelspec.architecture".to_string(),
+            "stable-diffusion-v1/lora".to_string(),
+        ),
+    ]);
+    safetensors::serialize_to_file(views, Some(meta), path).unwrap();
+}
+
+#[test]
+fn loras_change_the_render_and_are_named_in_the_png() {
+    let env = Env::new();
+    let ckpt = env.root().join("m/tiny-sd15.safetensors");
+    tiny_sd15(&ckpt);
+    let lora = env.root().join("m/tiny-lora.safetensors");
+    tiny_lora(&lora);
+    let out_dir = env.root().join("out");
+    let render = |extra: &[&str]| {
+        let mut args = vec![
+            "a red fox",
+            "--model",
+            ckpt.to_str().unwrap(),
+            "--seed",
+            "7",
+            "--steps",
+            "2",
+            "--width",
+            "64",
+            "--height",
+            "64",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = env.run(&args);
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        PathBuf::from(stdout(&out).trim())
+    };
+    let plain = render(&[]);
+    let with = render(&["--lora", &format!("{}:1.0", lora.display())]);
+    let zero = render(&["--lora", &format!("{}:0", lora.display())]);
+    assert_ne!(
+        pixels(&plain),
+        pixels(&with),
+        "a LoRA at strength 1 changes the image"
+    );
+    assert_eq!(
+        pixels(&plain),
+        pixels(&zero),
+        "at strength 0 it changes nothing"
+    );
+    let texts = read_texts(&std::fs::read(&with).unwrap()).unwrap();
+    let params = &texts.iter().find(|(k, _)| k == "parameters").unwrap().1;
+    assert!(params.contains("Lora hashes: \"tiny-lora: "), "{params}");
+
+    // A LoRA of another family is refused with a clear message.
+    let xl = env.root().join("m/xl-lora.safetensors");
+    gen_core::catalog::testkit::write_safetensors(
+        &xl,
+        &gen_core::catalog::testkit::lora_layout("sdxl_kohya", 4),
+        &[],
+    )
+    .unwrap();
+    let out = env.run(&[
+        "a red fox",
+        "--model",
+        ckpt.to_str().unwrap(),
+        "--lora",
+        xl.to_str().unwrap(),
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot be used"), "{}", stderr(&out));
+}

@@ -418,6 +418,28 @@ impl Checkpoint {
 
     /// Sorts every tensor of every file into used, ignored and unused,
     /// after the stages were built.
+    /// Every weight name of the checkpoint's files (for mapping LoRA keys).
+    pub fn weight_keys(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .flat_map(|f| f.keys().map(str::to_string).collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// The shape of a weight, from whichever file holds it.
+    pub fn weight_shape(&self, key: &str) -> Option<Vec<usize>> {
+        self.files
+            .iter()
+            .find_map(|f| f.shape_of(key).map(<[usize]>::to_vec))
+    }
+
+    /// Merges these LoRA patches into every weight read from now on.
+    pub fn apply_loras(&self, set: std::sync::Arc<crate::engine::lora::LoraSet>) {
+        for f in &self.files {
+            f.set_patches(Some(set.clone()));
+        }
+    }
+
     pub fn accounting(&self) -> Vec<(std::path::PathBuf, Accounting)> {
         self.files
             .iter()

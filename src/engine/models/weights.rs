@@ -16,6 +16,7 @@
 
 use super::{ModelError, Result};
 use crate::catalog::safetensors::read_header;
+use crate::engine::lora::LoraSet;
 use candle_core::{DType, Device, Tensor};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -39,6 +40,8 @@ pub struct TensorFile {
     /// name -> (absolute byte offset, length) of the tensor's data.
     ranges: BTreeMap<String, (u64, u64)>,
     used: Mutex<BTreeSet<String>>,
+    /// LoRA patches merged into each weight as it is read.
+    patches: Mutex<Option<Arc<LoraSet>>>,
 }
 
 fn parse_dtype(s: &str) -> Option<DType> {
@@ -95,6 +98,7 @@ impl TensorFile {
             index,
             ranges,
             used: Mutex::new(BTreeSet::new()),
+            patches: Mutex::new(None),
         }))
     }
 
@@ -136,6 +140,7 @@ impl TensorFile {
             index,
             ranges: BTreeMap::new(),
             used: Mutex::new(BTreeSet::new()),
+            patches: Mutex::new(None),
         }))
     }
 
@@ -143,6 +148,15 @@ impl TensorFile {
     /// the process (its tensors were read into copies), so there is nothing
     /// to free; kept so that loaders say where a stage ends.
     pub fn release(&self) {}
+
+    /// LoRA patches to merge into the weights read from now on (ComfyUI
+    /// merges in the dtype the model runs in, which is what `load` hands
+    /// them).
+    pub fn set_patches(&self, set: Option<Arc<LoraSet>>) {
+        if let Ok(mut p) = self.patches.lock() {
+            *p = set;
+        }
+    }
 
     pub fn path(&self) -> &Path {
         &self.path
@@ -209,11 +223,18 @@ impl TensorFile {
                 return Ok(Tensor::zeros((), dtype, device)?.broadcast_as(shape.as_slice())?);
             }
         };
-        Ok(if t.dtype() == dtype {
+        let t = if t.dtype() == dtype {
             t
         } else {
             t.to_dtype(dtype)?
-        })
+        };
+        let patches = self.patches.lock().ok().and_then(|p| p.clone());
+        match patches {
+            Some(set) => set
+                .merged(key, &t)
+                .map_err(|e| ModelError::Invalid(format!("{}: {e}", self.path.display()))),
+            None => Ok(t),
+        }
     }
 }
 

@@ -115,8 +115,8 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
     };
     let ms = ModelSampling::for_base(job.base, Some(prediction))?;
     // The latent size follows the VAE's own scale (8 for every released
-    // family); its weights are read again for decoding, after the UNet is gone.
-    let factor = ckpt.vae(&opts)?.factor();
+    // family), read from its shapes; its weights load after the UNet is gone.
+    let factor = ckpt.vae_factor(&opts)?;
     if !(job.width as usize).is_multiple_of(factor) || !(job.height as usize).is_multiple_of(factor)
     {
         anyhow::bail!(

@@ -31,12 +31,11 @@ fn weights(key: &str, n: usize, fan_in: usize) -> Vec<f32> {
 /// keys with small widths) as fp16 safetensors with `modelspec` metadata,
 /// which is how the probe knows its family at these widths.
 pub fn tiny_sd15(path: &Path) {
-    use half::f16;
     let header = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reference/models/sd15.header.jsonl"),
     )
     .unwrap();
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>, safetensors::Dtype)> = Vec::new();
+    let mut tensors = Vec::new();
     for line in header.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let key = v["key"].as_str().unwrap().to_string();
@@ -51,8 +50,7 @@ pub fn tiny_sd15(path: &Path) {
         }
         let n: usize = shape.iter().product();
         if v["dtype"] == "I64" {
-            let bytes = (0..n as i64).flat_map(|i| i.to_le_bytes()).collect();
-            tensors.push((key, shape, bytes, safetensors::Dtype::I64));
+            tensors.push(Fixture::I64(key, shape, (0..n as i64).collect()));
             continue;
         }
         let fan_in = shape.iter().skip(1).product::<usize>().max(1);
@@ -60,28 +58,58 @@ pub fn tiny_sd15(path: &Path) {
         if shape.len() == 1 && key.ends_with("weight") {
             w.iter_mut().for_each(|x| *x = 1.0 + 0.1 * *x);
         }
-        let bytes = w
-            .iter()
-            .flat_map(|x| f16::from_f32(*x).to_le_bytes())
-            .collect();
-        tensors.push((key, shape, bytes, safetensors::Dtype::F16));
+        tensors.push(Fixture::F16(key, shape, w));
     }
-    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+    write(
+        path,
+        &tensors,
+        &[
+            ("modelspec.architecture", "stable-diffusion-v1"),
+            ("modelspec.predict_key", "epsilon"),
+        ],
+    );
+}
+
+/// A fixture tensor: f32 values stored as F16, or I64 values.
+enum Fixture {
+    F16(String, Vec<usize>, Vec<f32>),
+    I64(String, Vec<usize>, Vec<i64>),
+}
+
+/// Writes the tensors as a safetensors file with `metadata`.
+fn write(path: &Path, tensors: &[Fixture], metadata: &[(&str, &str)]) {
+    let encoded: Vec<(&str, &[usize], Vec<u8>, safetensors::Dtype)> = tensors
+        .iter()
+        .map(|t| match t {
+            Fixture::F16(k, s, v) => (
+                k.as_str(),
+                s.as_slice(),
+                v.iter()
+                    .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                    .collect(),
+                safetensors::Dtype::F16,
+            ),
+            Fixture::I64(k, s, v) => (
+                k.as_str(),
+                s.as_slice(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                safetensors::Dtype::I64,
+            ),
+        })
+        .collect();
+    let views: Vec<(&str, safetensors::tensor::TensorView<'_>)> = encoded
         .iter()
         .map(|(k, s, b, d)| {
             (
-                k.clone(),
-                safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap(),
+                *k,
+                safetensors::tensor::TensorView::new(*d, s.to_vec(), b).unwrap(),
             )
         })
         .collect();
-    let meta = std::collections::HashMap::from([
-        (
-            "modelspec.architecture".to_string(),
-            "stable-diffusion-v1".to_string(),
-        ),
-        ("modelspec.predict_key".to_string(), "epsilon".to_string()),
-    ]);
+    let meta = metadata
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     safetensors::serialize_to_file(views, Some(meta), path).unwrap();
 }
@@ -223,7 +251,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// A tiny kohya LoRA for [`tiny_sd15`]: one UNet module and one text-encoder
 /// module, with kohya's metadata.
 fn tiny_lora(path: &Path) {
-    use half::f16;
     let modules: [(&str, usize, usize); 2] = [
         (
             "lora_unet_input_blocks_1_1_transformer_blocks_0_attn2_to_k",
@@ -237,47 +264,33 @@ fn tiny_lora(path: &Path) {
         ),
     ];
     let rank = 4usize;
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    let f16_bytes = |v: Vec<f32>| {
-        v.into_iter()
-            .flat_map(|x| f16::from_f32(x).to_le_bytes())
-            .collect::<Vec<u8>>()
-    };
+    let mut tensors = Vec::new();
     for (name, out, inp) in modules {
-        tensors.push((
+        tensors.push(Fixture::F16(
             format!("{name}.lora_down.weight"),
             vec![rank, inp],
-            f16_bytes(weights(name, rank * inp, 1)),
+            weights(name, rank * inp, 1),
         ));
-        tensors.push((
+        let up = weights(&format!("{name}up"), out * rank, 1);
+        tensors.push(Fixture::F16(
             format!("{name}.lora_up.weight"),
             vec![out, rank],
-            f16_bytes(weights(&format!("{name}up"), out * rank, 1)),
+            up,
         ));
-        tensors.push((
+        tensors.push(Fixture::F16(
             format!("{name}.alpha"),
             vec![],
-            f16_bytes(vec![rank as f32]),
+            vec![rank as f32],
         ));
     }
-    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
-        .iter()
-        .map(|(k, s, b)| {
-            (
-                k.clone(),
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F16, s.clone(), b)
-                    .unwrap(),
-            )
-        })
-        .collect();
-    let meta = std::collections::HashMap::from([
-        ("ss_base_model_version".to_string(), "sd_v1".to_string()),
-        (
-            "modelspec.architecture".to_string(),
-            "stable-diffusion-v1/lora".to_string(),
-        ),
-    ]);
-    safetensors::serialize_to_file(views, Some(meta), path).unwrap();
+    write(
+        path,
+        &tensors,
+        &[
+            ("ss_base_model_version", "sd_v1"),
+            ("modelspec.architecture", "stable-diffusion-v1/lora"),
+        ],
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@
 use super::clip::{ClipConfig, ClipLayout, ClipTextModel};
 use super::text::{Encoder, TextEncoders};
 use super::unet::{UNet, UNetConfig};
-use super::vae::Vae;
+use super::vae::{Vae, VaeConfig};
 use super::weights::{TensorFile, Weights};
 use super::{Family, ModelError, Result};
 use candle_core::{DType, Device};
@@ -416,8 +416,12 @@ impl Checkpoint {
         )
     }
 
-    /// Sorts every tensor of every file into used, ignored and unused,
-    /// after the stages were built.
+    /// Upscale factor from latent to image, read from the VAE's shapes
+    /// without loading it.
+    pub fn vae_factor(&self, opts: &LoadOptions) -> Result<usize> {
+        Ok(VaeConfig::from_weights(&self.vae.weights(opts))?.factor())
+    }
+
     /// Every weight name of the checkpoint's files (for mapping LoRA keys).
     pub fn weight_keys(&self) -> Vec<String> {
         self.files
@@ -440,6 +444,8 @@ impl Checkpoint {
         }
     }
 
+    /// Sorts every tensor of every file into used, ignored and unused,
+    /// after the stages were built.
     pub fn accounting(&self) -> Vec<(std::path::PathBuf, Accounting)> {
         self.files
             .iter()

@@ -49,6 +49,11 @@ impl VaeConfig {
             has_encoder: w.contains_prefix("encoder"),
         })
     }
+
+    /// Upscale factor from latent to image.
+    pub fn factor(&self) -> usize {
+        1 << self.level_channels.len().saturating_sub(1)
+    }
 }
 
 struct ResnetBlock {
@@ -319,7 +324,7 @@ impl Vae {
 
     /// Upscale factor from latent to image.
     pub fn factor(&self) -> usize {
-        1 << self.config.level_channels.len().saturating_sub(1)
+        self.config.factor()
     }
 
     /// Scaled latents [b, c, h, w] -> images [b, 3, 8h, 8w] in [-1, 1]

@@ -340,9 +340,7 @@ impl Checkpoint {
                     true
                 } else if has(key) && in_channels.is_some_and(|s| s.get(1) == Some(&4)) {
                     let w = Weights::new(file.clone(), DType::F32, &Device::Cpu);
-                    let t = w.get(key);
-                    file.release();
-                    let t = t?;
+                    let t = w.get(key)?;
                     let mean = t.mean_all()?;
                     let var = t.broadcast_sub(&mean)?.sqr()?.mean_all()?;
                     var.sqrt()?.to_scalar::<f32>()? > 0.09
@@ -372,9 +370,7 @@ impl Checkpoint {
                     ln_hidden: spec.clip_ln_hidden,
                 })
             })
-            .collect::<Result<Vec<_>>>();
-        self.release();
-        let encoders = encoders?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(TextEncoders {
             family: self.family,
             encoders,
@@ -382,18 +378,8 @@ impl Checkpoint {
         })
     }
 
-    /// Unmaps every file: each stage's tensors are copied out when it is
-    /// built, so the maps need not stay resident while it runs.
-    fn release(&self) {
-        for f in &self.files {
-            f.release();
-        }
-    }
-
     pub fn unet(&self, opts: &LoadOptions) -> Result<UNet> {
-        let unet = UNet::load(&self.unet.weights(opts), self.family.spec().unet_heads);
-        self.release();
-        let unet = unet?;
+        let unet = UNet::load(&self.unet.weights(opts), self.family.spec().unet_heads)?;
         if let Some(adm) = unet.config().adm_in {
             let size = self.family.spec().adm_size_dim;
             if adm <= 6 * size {

@@ -1020,10 +1020,10 @@ fn separate_real_sdxl_files_are_fully_accounted() {
     }
 }
 
-/// Files are unmapped after each stage is built and mapped again for the
-/// next: stages load in any order and repeatedly.
+/// Each stage reads its tensors from the file when it is built: stages
+/// load in any order and repeatedly.
 #[test]
-fn stages_reload_after_unmapping() {
+fn stages_load_in_any_order_and_again() {
     let f = fixture("sd15");
     let a = f.ckpt.vae(&opts()).unwrap();
     let _ = f.ckpt.unet(&opts()).unwrap();

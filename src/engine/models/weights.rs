@@ -144,11 +144,6 @@ impl TensorFile {
         }))
     }
 
-    /// Called once a stage is built. Nothing of the file stays resident in
-    /// the process (its tensors were read into copies), so there is nothing
-    /// to free; kept so that loaders say where a stage ends.
-    pub fn release(&self) {}
-
     /// LoRA patches to merge into the weights read from now on (ComfyUI
     /// merges in the dtype the model runs in, which is what `load` hands
     /// them).

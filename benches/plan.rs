@@ -172,6 +172,7 @@ fn in_process(db: &Path) -> Vec<(String, f64)> {
                 no_auto_lora: false,
                 no_auto_embeddings: false,
                 vae: None,
+                refiner: Default::default(),
             };
             let runs: Vec<f64> = (0..30)
                 .map(|_| {

@@ -146,7 +146,7 @@ _gen() {
 
     case "${cmd}" in
         gen)
-            opts="-q -v -h -V --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --clip-skip --out --dry-run --device --dtype --help --version generate explain index models presets system completions help"
+            opts="-q -v -h -V --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --refiner --init-image --denoise --clip-skip --out --dry-run --device --dtype --help --version generate explain index models presets system completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -236,6 +236,18 @@ _gen() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --refiner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --init-image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --denoise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --clip-skip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -302,7 +314,7 @@ _gen() {
             return 0
             ;;
         gen__subcmd__explain)
-            opts="-q -v -h --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --clip-skip --out --dry-run --device --dtype --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --help"
+            opts="-q -v -h --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --refiner --init-image --denoise --clip-skip --out --dry-run --device --dtype --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -361,6 +373,18 @@ _gen() {
                     return 0
                     ;;
                 --vae)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refiner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --init-image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --denoise)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -416,7 +440,7 @@ _gen() {
             return 0
             ;;
         gen__subcmd__generate)
-            opts="-q -v -h --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --clip-skip --out --dry-run --device --dtype --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --help"
+            opts="-q -v -h --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --refiner --init-image --denoise --clip-skip --out --dry-run --device --dtype --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -475,6 +499,18 @@ _gen() {
                     return 0
                     ;;
                 --vae)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refiner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --init-image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --denoise)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

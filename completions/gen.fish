@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_gen_global_optspecs
-    string join \n comfyui= models= db= config= civitai-url= ollama-url= ollama-model= offline json q/quiet v/verbose style= quality= num-images= seed= steps= cfg= sampler= scheduler= width= height= negative= model= lora= no-auto-lora vae= clip-skip= out= dry-run device= dtype= h/help V/version
+    string join \n comfyui= models= db= config= civitai-url= ollama-url= ollama-model= offline json q/quiet v/verbose style= quality= num-images= seed= steps= cfg= sampler= scheduler= width= height= negative= model= lora= no-auto-lora vae= refiner= init-image= denoise= clip-skip= out= dry-run device= dtype= h/help V/version
 end
 
 function __fish_gen_needs_command
@@ -48,6 +48,9 @@ complete -c gen -n "__fish_gen_needs_command" -l negative -d 'Negative prompt' -
 complete -c gen -n "__fish_gen_needs_command" -l model -d 'Checkpoint by catalogue name, hash or file path' -r
 complete -c gen -n "__fish_gen_needs_command" -l lora -d 'LoRA by name, hash or path, with an optional weight (repeatable)' -r
 complete -c gen -n "__fish_gen_needs_command" -l vae -d 'VAE by name or path' -r
+complete -c gen -n "__fish_gen_needs_command" -l refiner -d 'SDXL refiner by name, hash or path, or `none` to render without the preset\'s' -r
+complete -c gen -n "__fish_gen_needs_command" -l init-image -d 'img2img: start from this PNG, JPEG or WebP (its size, unless --width/--height)' -r -F
+complete -c gen -n "__fish_gen_needs_command" -l denoise -d 'How much of the init image is redrawn, 0.0 to 1.0 (default 0.75 with --init-image)' -r
 complete -c gen -n "__fish_gen_needs_command" -l clip-skip -r
 complete -c gen -n "__fish_gen_needs_command" -l out -d 'Output folder; `-` writes the PNG bytes to stdout' -r -F
 complete -c gen -n "__fish_gen_needs_command" -l device -d 'auto, cpu, cuda[:N] or metal' -r
@@ -87,6 +90,9 @@ complete -c gen -n "__fish_gen_using_subcommand generate" -l negative -d 'Negati
 complete -c gen -n "__fish_gen_using_subcommand generate" -l model -d 'Checkpoint by catalogue name, hash or file path' -r
 complete -c gen -n "__fish_gen_using_subcommand generate" -l lora -d 'LoRA by name, hash or path, with an optional weight (repeatable)' -r
 complete -c gen -n "__fish_gen_using_subcommand generate" -l vae -d 'VAE by name or path' -r
+complete -c gen -n "__fish_gen_using_subcommand generate" -l refiner -d 'SDXL refiner by name, hash or path, or `none` to render without the preset\'s' -r
+complete -c gen -n "__fish_gen_using_subcommand generate" -l init-image -d 'img2img: start from this PNG, JPEG or WebP (its size, unless --width/--height)' -r -F
+complete -c gen -n "__fish_gen_using_subcommand generate" -l denoise -d 'How much of the init image is redrawn, 0.0 to 1.0 (default 0.75 with --init-image)' -r
 complete -c gen -n "__fish_gen_using_subcommand generate" -l clip-skip -r
 complete -c gen -n "__fish_gen_using_subcommand generate" -l out -d 'Output folder; `-` writes the PNG bytes to stdout' -r -F
 complete -c gen -n "__fish_gen_using_subcommand generate" -l device -d 'auto, cpu, cuda[:N] or metal' -r
@@ -124,6 +130,9 @@ complete -c gen -n "__fish_gen_using_subcommand explain" -l negative -d 'Negativ
 complete -c gen -n "__fish_gen_using_subcommand explain" -l model -d 'Checkpoint by catalogue name, hash or file path' -r
 complete -c gen -n "__fish_gen_using_subcommand explain" -l lora -d 'LoRA by name, hash or path, with an optional weight (repeatable)' -r
 complete -c gen -n "__fish_gen_using_subcommand explain" -l vae -d 'VAE by name or path' -r
+complete -c gen -n "__fish_gen_using_subcommand explain" -l refiner -d 'SDXL refiner by name, hash or path, or `none` to render without the preset\'s' -r
+complete -c gen -n "__fish_gen_using_subcommand explain" -l init-image -d 'img2img: start from this PNG, JPEG or WebP (its size, unless --width/--height)' -r -F
+complete -c gen -n "__fish_gen_using_subcommand explain" -l denoise -d 'How much of the init image is redrawn, 0.0 to 1.0 (default 0.75 with --init-image)' -r
 complete -c gen -n "__fish_gen_using_subcommand explain" -l clip-skip -r
 complete -c gen -n "__fish_gen_using_subcommand explain" -l out -d 'Output folder; `-` writes the PNG bytes to stdout' -r -F
 complete -c gen -n "__fish_gen_using_subcommand explain" -l device -d 'auto, cpu, cuda[:N] or metal' -r

@@ -243,6 +243,15 @@ pub struct GenerateArgs {
     /// VAE by name or path.
     #[arg(long, value_name = "NAME|PATH")]
     pub vae: Option<String>,
+    /// SDXL refiner by name, hash or path, or `none` to render without the preset's.
+    #[arg(long, value_name = "NAME|HASH|PATH|none")]
+    pub refiner: Option<String>,
+    /// img2img: start from this PNG, JPEG or WebP (its size, unless --width/--height).
+    #[arg(long, value_name = "PATH")]
+    pub init_image: Option<PathBuf>,
+    /// How much of the init image is redrawn, 0.0 to 1.0 (default 0.75 with --init-image).
+    #[arg(long, value_name = "0.0..1.0")]
+    pub denoise: Option<f64>,
     #[arg(long, value_name = "N")]
     pub clip_skip: Option<u32>,
     /// Output folder; `-` writes the PNG bytes to stdout.

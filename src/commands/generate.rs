@@ -12,8 +12,9 @@ use crate::catalog::metadata::effective_base;
 use crate::catalog::store::{ListFilter, Store};
 use crate::catalog::{CatalogEntry, Category};
 use crate::cli::GenerateArgs;
+use crate::commands::init_image::InitImage;
 use crate::config::Settings;
-use crate::engine::render::{Job, RenderProgress, Stage, render};
+use crate::engine::render::{Job, RefinerStage, RenderProgress, Stage, render};
 use crate::engine::{Sampler, Scheduler};
 use crate::error::{GenError, Status};
 use crate::output::{Parameters, encode_png, write_new_file};
@@ -22,7 +23,9 @@ use crate::presets::resolve::Overrides;
 use crate::presets::{Level, PresetTable};
 use crate::select::analysis::{Analysis, analyse};
 use crate::select::ollama;
-use crate::select::plan::{self, Catalogue, Known, Plan, Request, SeedSource};
+use crate::select::plan::{
+    self, Catalogue, Known, Plan, RefinerChoice, Request, SeedSource, UsedFile,
+};
 use crate::select::score::{Candidate, Facts};
 use crate::system::DeviceKind;
 use crate::system::SystemInfo;
@@ -51,6 +54,32 @@ pub fn run(
         .as_deref()
         .map(|q| lookup(&store, q, Category::Vae, "--vae"))
         .transpose()?;
+    let refiner = match args.refiner.as_deref() {
+        None => RefinerChoice::Preset,
+        Some(q) if q.eq_ignore_ascii_case("none") => RefinerChoice::Off,
+        Some(q) => RefinerChoice::Use(Box::new(lookup(
+            &store,
+            q,
+            Category::Checkpoints,
+            "--refiner",
+        )?)),
+    };
+    let init = args
+        .init_image
+        .as_deref()
+        .map(InitImage::read)
+        .transpose()?;
+    // The init image's own size is the output size unless asked otherwise.
+    let (width, height) = match &init {
+        Some(img) => {
+            let (w, h) = img.natural_size();
+            (
+                Some(args.width.unwrap_or(w)),
+                Some(args.height.unwrap_or(h)),
+            )
+        }
+        None => (args.width, args.height),
+    };
     let loras = args
         .lora
         .iter()
@@ -87,9 +116,12 @@ pub fn run(
                 cfg_scale: args.cfg,
                 sampler: args.sampler.clone(),
                 scheduler: args.scheduler.clone(),
-                width: args.width,
-                height: args.height,
+                width,
+                height,
                 clip_skip: args.clip_skip,
+                denoise: args
+                    .denoise
+                    .or(init.as_ref().map(|_| DEFAULT_IMG2IMG_DENOISE)),
             },
             model: model.clone(),
             loras: loras.clone(),
@@ -99,10 +131,14 @@ pub fn run(
             // shows what would be chosen).
             no_auto_embeddings: rendering,
             vae: vae.clone(),
+            refiner: refiner.clone(),
         };
         let fits = |c: &Candidate| machine.check(c, &table, &req);
         let mut plan = plan::build(&req, analysis, &catalogue, &table, &rows, &fits)?;
         plan.memory = Some(machine.require(&plan, &catalogue)?);
+        if vae.is_none() {
+            prefer_fp16_fixed_vae(&mut plan, &catalogue);
+        }
         for w in &plan.warnings {
             printer.warn(w);
         }
@@ -126,11 +162,29 @@ pub fn run(
                         .cloned()
                 })
                 .collect();
+            let refiner_entry = plan
+                .required_files
+                .iter()
+                .find(|f| f.role == "refiner")
+                .and_then(|f| {
+                    let given = match &refiner {
+                        RefinerChoice::Use(e) => Some(&**e),
+                        _ => None,
+                    };
+                    given
+                        .into_iter()
+                        .chain(&catalogue.entries)
+                        .find(|e| e.id == f.id && e.path == f.path)
+                });
             render_plan(
                 &plan,
                 &checkpoint_entry(&plan, &catalogue, model.as_ref()),
-                &lora_entries,
+                &PlanFiles {
+                    loras: &lora_entries,
+                    refiner: refiner_entry,
+                },
                 &machine,
+                init.as_ref(),
                 args,
                 printer,
             )?;
@@ -173,8 +227,9 @@ fn catalogue(store: &Store) -> anyhow::Result<Catalogue> {
 fn render_plan(
     plan: &Plan,
     ckpt: &CatalogEntry,
-    lora_entries: &[CatalogEntry],
+    files: &PlanFiles<'_>,
     machine: &Machine,
+    init: Option<&InitImage>,
     args: &GenerateArgs,
     printer: &Printer,
 ) -> anyhow::Result<()> {
@@ -183,7 +238,7 @@ fn render_plan(
             printer.warn("textual-inversion embeddings are not applied by this version yet; `embedding:` references are left out of the render");
         }
     }
-    let job = job_for(plan, ckpt, machine)?;
+    let job = job_for(plan, ckpt, machine, init)?;
     let bar = RenderBar::new(printer, plan.preset.steps);
     let started = std::time::Instant::now();
     let images =
@@ -195,9 +250,10 @@ fn render_plan(
         started.elapsed().as_secs_f64()
     ));
     let plan_json = serde_json::to_string(plan)?;
-    let mut params = parameters(plan, ckpt, &job);
+    let mut params = parameters(plan, ckpt, files.refiner, &job);
     // CivitAI links a LoRA by AutoV3 (AutoV2 for pickles).
-    params.lora_hashes = lora_entries
+    params.lora_hashes = files
+        .loras
         .iter()
         .filter_map(|e| {
             Some((
@@ -238,6 +294,56 @@ fn render_plan(
     Ok(())
 }
 
+/// The catalogue entries of a plan's files besides the checkpoint, for the
+/// PNG's hashes.
+struct PlanFiles<'a> {
+    loras: &'a [CatalogEntry],
+    refiner: Option<&'a CatalogEntry>,
+}
+
+/// A1111's default denoising strength for img2img.
+const DEFAULT_IMG2IMG_DENOISE: f64 = 0.75;
+
+/// Whether a VAE's name says it is fixed to run in fp16 (madebyollin's
+/// `sdxl_vae_fp16_fix` and its renamings: `sdxl-vae-fp16-fix`,
+/// `sdxl.vae.fp16fix`).
+fn fp16_fixed_vae(name: &str) -> bool {
+    let squashed: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    squashed.contains("fp16fix")
+}
+
+/// SDXL's own VAE overflows in fp16. When the render computes in fp16 and
+/// no VAE was asked for, an fp16-fixed SDXL VAE from the catalogue is used
+/// (else the renderer runs the VAE in f32).
+fn prefer_fp16_fixed_vae(plan: &mut Plan, cat: &Catalogue) {
+    let fp16 = plan
+        .memory
+        .as_ref()
+        .is_some_and(|m| m.techniques.compute == Dtype::F16);
+    let sdxl = Family::of(plan.checkpoint.base) == Some(Family::Sdxl);
+    if !fp16 || !sdxl || plan.vae.as_ref().is_some_and(|v| fp16_fixed_vae(&v.name)) {
+        return;
+    }
+    let fixed = cat.entries.iter().find(|e| {
+        e.kind == crate::catalog::Kind::Vae
+            && Family::of(e.base) == Some(Family::Sdxl)
+            && fp16_fixed_vae(&e.name)
+    });
+    if let Some(e) = fixed {
+        plan.vae = Some(UsedFile {
+            role: "vae".into(),
+            id: e.id,
+            name: e.name.clone(),
+            path: e.path.clone(),
+            reason: "SDXL's own VAE overflows in fp16; this one is fixed for it".into(),
+        });
+    }
+}
+
 /// The chosen checkpoint's entry: from the catalogue, or the file given
 /// with `--model` and probed on the spot.
 fn checkpoint_entry(plan: &Plan, cat: &Catalogue, model: Option<&CatalogEntry>) -> CatalogEntry {
@@ -256,7 +362,12 @@ fn checkpoint_entry(plan: &Plan, cat: &Catalogue, model: Option<&CatalogEntry>) 
 }
 
 /// The render job a plan describes.
-fn job_for(plan: &Plan, ckpt: &CatalogEntry, machine: &Machine) -> anyhow::Result<Job> {
+fn job_for(
+    plan: &Plan,
+    ckpt: &CatalogEntry,
+    machine: &Machine,
+    init: Option<&InitImage>,
+) -> anyhow::Result<Job> {
     let p = &plan.preset;
     let sampler: Sampler = p
         .sampler
@@ -286,14 +397,25 @@ fn job_for(plan: &Plan, ckpt: &CatalogEntry, machine: &Machine) -> anyhow::Resul
         ))
         .with_hint("`gen system` lists the devices this build can use")
     })?;
+    let (width, height) = (
+        p.model_specific_params.width,
+        p.model_specific_params.height,
+    );
+    let refiner = p.model_specific_params.refiner.as_ref().and_then(|r| {
+        let file = plan.required_files.iter().find(|f| f.role == "refiner")?;
+        Some(RefinerStage {
+            checkpoint: PathBuf::from(&file.path),
+            switch_step: r.base_steps,
+        })
+    });
     Ok(Job {
         checkpoint,
         vae: plan.vae.as_ref().map(|v| PathBuf::from(&v.path)),
         base: plan.checkpoint.base,
         prompt: plan.final_prompt.clone(),
         negative: plan.negative_prompt.clone(),
-        width: p.model_specific_params.width,
-        height: p.model_specific_params.height,
+        width,
+        height,
         steps: p.steps,
         cfg: p.cfg_scale,
         sampler,
@@ -301,7 +423,12 @@ fn job_for(plan: &Plan, ckpt: &CatalogEntry, machine: &Machine) -> anyhow::Resul
         seed: plan.seed,
         batch: plan.num_images,
         clip_skip: p.model_specific_params.clip_skip,
-        denoise: p.model_specific_params.denoise.unwrap_or(1.0),
+        // Denoise below 1 means img2img; without an init image the whole
+        // schedule runs.
+        denoise: match init {
+            Some(_) => p.model_specific_params.denoise.unwrap_or(1.0),
+            None => 1.0,
+        },
         dtype,
         device,
         tiled_vae: memory.is_some_and(|m| m.techniques.tiled_vae),
@@ -310,11 +437,19 @@ fn job_for(plan: &Plan, ckpt: &CatalogEntry, machine: &Machine) -> anyhow::Resul
             .iter()
             .map(|l| (PathBuf::from(&l.lora.scored.path), l.lora.weight))
             .collect(),
+        vae_fp16_safe: plan.vae.as_ref().is_some_and(|v| fp16_fixed_vae(&v.name)),
+        init_image: init.map(|i| i.pixels(width, height)),
+        refiner,
     })
 }
 
 /// The A1111 `parameters` of a rendered plan.
-fn parameters(plan: &Plan, ckpt: &CatalogEntry, job: &Job) -> Parameters {
+fn parameters(
+    plan: &Plan,
+    ckpt: &CatalogEntry,
+    refiner: Option<&CatalogEntry>,
+    job: &Job,
+) -> Parameters {
     Parameters {
         prompt: plan.final_prompt.clone(),
         negative: plan.negative_prompt.clone(),
@@ -328,7 +463,19 @@ fn parameters(plan: &Plan, ckpt: &CatalogEntry, job: &Job) -> Parameters {
         model_hash: ckpt.autov2.clone(),
         model: Some(plan.checkpoint.name.clone()),
         clip_skip: job.clip_skip,
-        denoise: (job.denoise < 1.0).then_some(job.denoise),
+        denoise: job.init_image.as_ref().map(|_| job.denoise),
+        refiner: job.refiner.as_ref().map(|r| {
+            let name =
+                refiner.map_or_else(|| r.checkpoint.display().to_string(), |e| e.name.clone());
+            let hash = refiner
+                .and_then(|e| e.autov2.as_deref())
+                .map(|h| format!(" [{h}]"))
+                .unwrap_or_default();
+            (
+                format!("{name}{hash}"),
+                f64::from(r.switch_step) / f64::from(job.steps.max(1)),
+            )
+        }),
         lora_hashes: Vec::new(),
         ti_hashes: Vec::new(),
         version: format!("gen {}", env!("CARGO_PKG_VERSION")),
@@ -506,6 +653,16 @@ fn parse_device(spec: &str, info: &SystemInfo) -> anyhow::Result<(DeviceKind, us
 }
 
 fn validate_args(args: &GenerateArgs) -> anyhow::Result<()> {
+    if let Some(d) = args.denoise {
+        if !(0.0..=1.0).contains(&d) {
+            return Err(GenError::usage(format!("--denoise {d}: must be from 0.0 to 1.0")).into());
+        }
+        if args.init_image.is_none() {
+            return Err(GenError::usage("--denoise needs --init-image")
+                .with_hint("text-to-image always denoises the whole schedule")
+                .into());
+        }
+    }
     for (flag, v) in [("--width", args.width), ("--height", args.height)] {
         if let Some(v) = v
             && (v < 64 || v % 8 != 0 || v > 4096)

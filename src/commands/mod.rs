@@ -3,6 +3,7 @@
 
 pub mod generate;
 pub mod index;
+pub mod init_image;
 pub mod models;
 pub mod presets;
 pub mod system;

@@ -11,8 +11,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use candle_core::{DType, Device, Tensor};
 
+use super::models::Family;
 use super::models::loader::{Checkpoint, LoadOptions};
-use super::models::unet::{SizeCond, UNetInput, sdxl_adm};
+use super::models::unet::{
+    AESTHETIC_NEGATIVE, AESTHETIC_POSITIVE, SizeCond, UNetInput, refiner_adm, sdxl_adm,
+};
 use super::models::vae::{Tiling, to_rgb8};
 use super::noise::seeded_noise;
 use super::sampler::{Step, cfg_combine, ksampler_sigmas, sample};
@@ -48,6 +51,21 @@ pub struct Job {
     pub tiled_vae: bool,
     /// LoRA files and their strength (on the UNet and the text encoders).
     pub loras: Vec<(PathBuf, f64)>,
+    /// Whether the VAE is one fixed to run in fp16 (SDXL's own is not).
+    pub vae_fp16_safe: bool,
+    /// img2img: the image to start from, interleaved RGB bytes of
+    /// `width` x `height`; `denoise` says how much of it is redrawn.
+    pub init_image: Option<Vec<u8>>,
+    /// The SDXL refiner, which takes over from the base at a step.
+    pub refiner: Option<RefinerStage>,
+}
+
+/// The second stage of an SDXL render.
+#[derive(Debug, Clone)]
+pub struct RefinerStage {
+    pub checkpoint: PathBuf,
+    /// The step (of `steps`) at which the refiner takes over.
+    pub switch_step: u32,
 }
 
 /// The stages a render goes through, for the progress bar.
@@ -108,12 +126,7 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
         vae_encoder: false,
     };
     apply_loras(&ckpt, &job.loras, progress)?;
-    let prediction = if ckpt.prediction()?.v_prediction {
-        Prediction::V
-    } else {
-        Prediction::Epsilon
-    };
-    let ms = ModelSampling::for_base(job.base, Some(prediction))?;
+    let ms = model_sampling(&ckpt, job.base)?;
     // The latent size follows the VAE's own scale (8 for every released
     // family), read from its shapes; its weights load after the UNet is gone.
     let factor = ckpt.vae_factor(&opts)?;
@@ -125,10 +138,168 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
             job.height
         );
     }
+    let vae_opts = LoadOptions {
+        dtype: vae_dtype(ckpt.family(), job.dtype, job.vae_fp16_safe),
+        ..opts.clone()
+    };
 
-    // Text: encode both prompts, then drop the encoders.
+    // img2img: the VAE encodes the init image first (ComfyUI's VAEEncode),
+    // then is dropped; sampling starts from it at the denoise's sigma.
+    let start = match &job.init_image {
+        Some(rgb) => {
+            let vae = ckpt.vae(&LoadOptions {
+                vae_encoder: true,
+                ..vae_opts.clone()
+            })?;
+            progress.stage(Stage::Encoding);
+            let pixels = from_rgb8(rgb, job.height as usize, job.width as usize, &job.device)?
+                .to_dtype(vae_opts.dtype)?;
+            let z = vae.encode(&pixels)?.to_dtype(job.dtype)?;
+            Some(Tensor::cat(&vec![z; job.batch as usize], 0)?)
+        }
+        None => None,
+    };
+
+    let sigmas = ksampler_sigmas(
+        job.sampler,
+        job.scheduler,
+        &ms,
+        job.steps as usize,
+        job.denoise,
+    );
+    // Base and refiner split the one schedule at the switch step, as two
+    // KSamplerAdvanced nodes do: the base stops there with its leftover
+    // noise, the refiner goes on from there without adding noise.
+    let switch = job
+        .refiner
+        .as_ref()
+        .map_or(sigmas.len(), |r| (r.switch_step as usize).min(sigmas.len()));
+    let base_sigmas = &sigmas[..(switch + 1).min(sigmas.len())];
+    let stage = StageInput {
+        job,
+        opts: &opts,
+        ms: &ms,
+        sigmas: base_sigmas,
+        step_offset: 0,
+        fresh_noise: true,
+        aesthetic: None,
+    };
+    let mut latent = denoise(&ckpt, &stage, start, factor, progress)?;
+
+    if let Some(refiner) = &job.refiner
+        && switch + 1 < sigmas.len()
+    {
+        progress.stage(Stage::Loading);
+        let rckpt = Checkpoint::open(&refiner.checkpoint, None)
+            .with_context(|| format!("cannot open the refiner {}", refiner.checkpoint.display()))?;
+        if rckpt.family() != Family::SdxlRefiner {
+            anyhow::bail!(
+                "{} is not an SDXL refiner (its layout is {})",
+                refiner.checkpoint.display(),
+                rckpt.family().name()
+            );
+        }
+        let rms = model_sampling(&rckpt, Base::SdxlRefiner)?;
+        let rsigmas = ksampler_sigmas(
+            job.sampler,
+            job.scheduler,
+            &rms,
+            job.steps as usize,
+            job.denoise,
+        );
+        let stage = StageInput {
+            job,
+            opts: &opts,
+            ms: &rms,
+            sigmas: &rsigmas[switch.min(rsigmas.len())..],
+            step_offset: switch,
+            fresh_noise: false,
+            aesthetic: Some((AESTHETIC_POSITIVE, AESTHETIC_NEGATIVE)),
+        };
+        latent = denoise(&rckpt, &stage, Some(latent), factor, progress)?;
+    }
+
+    progress.stage(Stage::Loading);
+    let vae = ckpt.vae(&vae_opts)?;
+    progress.stage(Stage::Decoding);
+    let latent = latent.to_dtype(vae_opts.dtype)?;
+    let images = if job.tiled_vae {
+        vae.decode_tiled(&latent, Tiling::default())?
+    } else {
+        vae.decode(&latent)?
+    };
+    Ok(to_rgb8(&images)?)
+}
+
+/// The VAE's dtype: the compute dtype, except that SDXL's VAE overflows in
+/// fp16 (its activations pass 65504 and the image turns black), so it runs
+/// in f32 unless the VAE is one fixed for fp16 (as ComfyUI keeps the VAE
+/// out of fp16).
+pub fn vae_dtype(family: Family, compute: DType, fp16_safe: bool) -> DType {
+    let overflows = matches!(family, Family::Sdxl | Family::SdxlRefiner);
+    if compute == DType::F16 && overflows && !fp16_safe {
+        DType::F32
+    } else {
+        compute
+    }
+}
+
+/// The checkpoint's noise schedule, with the prediction its file declares.
+fn model_sampling(ckpt: &Checkpoint, base: Base) -> anyhow::Result<ModelSampling> {
+    let prediction = if ckpt.prediction()?.v_prediction {
+        Prediction::V
+    } else {
+        Prediction::Epsilon
+    };
+    Ok(ModelSampling::for_base(base, Some(prediction))?)
+}
+
+/// Interleaved RGB bytes [h, w, 3] → an image [1, 3, h, w] in [-1, 1], as
+/// ComfyUI's VAEEncode hands pixels to the VAE.
+fn from_rgb8(rgb: &[u8], h: usize, w: usize, device: &Device) -> anyhow::Result<Tensor> {
+    if rgb.len() != h * w * 3 {
+        anyhow::bail!(
+            "the init image has {} bytes, not {h}x{w} RGB ({})",
+            rgb.len(),
+            h * w * 3
+        );
+    }
+    let t = Tensor::from_vec(rgb.to_vec(), (h, w, 3), device)?
+        .permute((2, 0, 1))?
+        .to_dtype(DType::F32)?
+        .unsqueeze(0)?;
+    Ok(((t / 127.5)? - 1.0)?)
+}
+
+/// What one denoising stage (the base, or the refiner after it) runs.
+struct StageInput<'a> {
+    job: &'a Job,
+    opts: &'a LoadOptions,
+    ms: &'a ModelSampling,
+    sigmas: &'a [f64],
+    /// Steps the earlier stage took (for the progress bar).
+    step_offset: usize,
+    /// Whether the stage adds the seed's noise (the base) or goes on from
+    /// a partly denoised latent (the refiner: zero noise).
+    fresh_noise: bool,
+    /// The refiner's aesthetic scores for prompt and negative.
+    aesthetic: Option<(f64, f64)>,
+}
+
+/// Encodes both prompts with the checkpoint's text encoders (then drops
+/// them), loads its UNet and samples `sigmas` from `start` (zeros when
+/// none): one UNet call per sigma over [x; x] against [cond; uncond].
+fn denoise(
+    ckpt: &Checkpoint,
+    s: &StageInput<'_>,
+    start: Option<Tensor>,
+    factor: usize,
+    progress: &dyn RenderProgress,
+) -> anyhow::Result<Tensor> {
+    let job = s.job;
     let (cond, uncond) = {
-        let text = ckpt.text_encoders(&opts)?;
+        progress.stage(Stage::Loading);
+        let text = ckpt.text_encoders(s.opts)?;
         progress.stage(Stage::Encoding);
         let layer = clip_layer(job.clip_skip);
         (
@@ -137,35 +308,50 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
         )
     };
 
-    // Sampling: one UNet call per sigma over [x; x] against [cond; uncond].
     progress.stage(Stage::Loading);
-    let unet = ckpt.unet(&opts)?;
+    let unet = ckpt.unet(s.opts)?;
     let b = job.batch as usize;
     let (h, w) = (job.height as usize / factor, job.width as usize / factor);
     let channels = unet.config().in_channels;
-    let noise = seeded_noise(job.seed, &[b, channels, h, w])?
-        .to_device(&job.device)?
-        .to_dtype(job.dtype)?;
-    let latent = noise.zeros_like()?;
+    let shape = [b, channels, h, w];
+    let noise = if s.fresh_noise {
+        seeded_noise(job.seed, &shape)?
+            .to_device(&job.device)?
+            .to_dtype(job.dtype)?
+    } else {
+        Tensor::zeros(&shape, job.dtype, &job.device)?
+    };
+    let latent = match start {
+        Some(l) if l.dims() == shape => l,
+        Some(l) => anyhow::bail!(
+            "the starting latent is {:?}, the UNet takes {shape:?}",
+            l.dims()
+        ),
+        None => noise.zeros_like()?,
+    };
     let pair = super::models::text::batch_contexts(&[&cond.context, &uncond.context])?;
     let context = per_image(&pair, b)?;
     let adm = match (unet.config().adm_in, &cond.pooled, &uncond.pooled) {
         (Some(adm_in), Some(pc), Some(pu)) => {
             let size = SizeCond::for_image(job.height as usize, job.width as usize);
-            let size_dim = (adm_in - pc.dim(1)?) / 6;
-            let pair = Tensor::cat(
-                &[
+            let values = ckpt.family().spec().adm_values.max(1);
+            let size_dim = (adm_in - pc.dim(1)?) / values;
+            let pair = match s.aesthetic {
+                Some((pos, neg)) => [
+                    refiner_adm(pc, &size, pos, size_dim)?,
+                    refiner_adm(pu, &size, neg, size_dim)?,
+                ],
+                None => [
                     sdxl_adm(pc, &size, size_dim)?,
                     sdxl_adm(pu, &size, size_dim)?,
                 ],
-                0,
-            )?;
-            Some(per_image(&pair, b)?)
+            };
+            Some(per_image(&Tensor::cat(&pair, 0)?, b)?)
         }
         _ => None,
     };
     let mut guided = Guided {
-        ms: &ms,
+        ms: s.ms,
         cfg: job.cfg,
         batch: b,
         network: |x_in: &Tensor, timestep: f64, rows: usize| -> candle_core::Result<Tensor> {
@@ -180,36 +366,25 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
                 .map_err(|e| candle_core::Error::Msg(e.to_string()))
         },
     };
-    let sigmas = ksampler_sigmas(
-        job.sampler,
-        job.scheduler,
-        &ms,
-        job.steps as usize,
-        job.denoise,
-    );
     progress.stage(Stage::Sampling);
-    let mut on_step = |s: Step| progress.step(&s);
-    let latent = sample(
+    let total = job.steps as usize;
+    let mut on_step = |st: Step| {
+        progress.step(&Step {
+            index: st.index + s.step_offset,
+            total,
+            ..st
+        })
+    };
+    Ok(sample(
         job.sampler,
-        &ms,
+        s.ms,
         &mut guided,
         &noise,
         &latent,
-        &sigmas,
+        s.sigmas,
         job.seed,
         &mut on_step,
-    )?;
-    drop(unet);
-
-    progress.stage(Stage::Loading);
-    let vae = ckpt.vae(&opts)?;
-    progress.stage(Stage::Decoding);
-    let images = if job.tiled_vae {
-        vae.decode_tiled(&latent, Tiling::default())?
-    } else {
-        vae.decode(&latent)?
-    };
-    Ok(to_rgb8(&images)?)
+    )?)
 }
 
 /// Reads the LoRAs and has their patches merged into the weights as the
@@ -307,6 +482,213 @@ fn per_image(pair: &Tensor, b: usize) -> candle_core::Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::engine::models::tests::tiny_render_checkpoint;
+    use std::cell::RefCell;
+
+    fn job(checkpoint: PathBuf, base: Base) -> Job {
+        Job {
+            checkpoint,
+            vae: None,
+            base,
+            prompt: "a red fox".into(),
+            negative: "blurry".into(),
+            width: 64,
+            height: 64,
+            steps: 4,
+            cfg: 5.0,
+            sampler: Sampler::Euler,
+            scheduler: Scheduler::Normal,
+            seed: 42,
+            batch: 1,
+            clip_skip: None,
+            denoise: 1.0,
+            dtype: DType::F32,
+            device: Device::Cpu,
+            tiled_vae: false,
+            loras: Vec::new(),
+            vae_fp16_safe: false,
+            init_image: None,
+            refiner: None,
+        }
+    }
+
+    /// A 64x64 picture with structure (gradients and a square).
+    fn picture() -> Vec<u8> {
+        let mut px = Vec::with_capacity(64 * 64 * 3);
+        for y in 0..64u32 {
+            for x in 0..64u32 {
+                let inside = (16..48).contains(&x) && (20..44).contains(&y);
+                px.extend([(x * 4) as u8, (y * 4) as u8, if inside { 230 } else { 20 }]);
+            }
+        }
+        px
+    }
+
+    fn distance(a: &[u8], b: &[u8]) -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
+            .sum::<f64>()
+            / a.len() as f64
+    }
+
+    /// At denoise 0 no step runs: the image is the VAE's round trip of the
+    /// init image, for every image of the batch.
+    #[test]
+    fn img2img_at_zero_denoise_is_the_vae_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = tiny_render_checkpoint(dir.path(), "sd15");
+        let mut j = job(path.clone(), Base::Sd15);
+        j.init_image = Some(picture());
+        j.denoise = 0.0;
+        j.batch = 2;
+        let images = render(&j, &Quiet).unwrap();
+
+        let ckpt = Checkpoint::open(&path, None).unwrap();
+        let vae = ckpt
+            .vae(&LoadOptions {
+                vae_encoder: true,
+                ..LoadOptions::default()
+            })
+            .unwrap();
+        let x = from_rgb8(&picture(), 64, 64, &Device::Cpu).unwrap();
+        let want = to_rgb8(&vae.decode(&vae.encode(&x).unwrap()).unwrap()).unwrap();
+        assert_eq!(images.len(), 2);
+        assert_eq!(images[0], want[0]);
+        assert_eq!(images[1], want[0]);
+    }
+
+    /// The denoise decides where on the schedule sampling starts: at 0.5
+    /// with 4 steps the sampler runs the last 4 sigmas of an 8-step
+    /// schedule (ComfyUI's KSampler), and the image moves off the round
+    /// trip of the init image.
+    #[test]
+    fn img2img_denoise_starts_part_way_down_the_schedule() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = tiny_render_checkpoint(dir.path(), "sd15");
+        let mut j = job(path.clone(), Base::Sd15);
+        j.init_image = Some(picture());
+        j.denoise = 0.0;
+        let kept = render(&j, &Quiet).unwrap().remove(0);
+        struct Sigmas(RefCell<Vec<f64>>);
+        impl RenderProgress for Sigmas {
+            fn step(&self, s: &Step) {
+                self.0.borrow_mut().push(s.sigma);
+            }
+        }
+        let seen = Sigmas(RefCell::new(Vec::new()));
+        j.denoise = 0.5;
+        let moved = render(&j, &seen).unwrap().remove(0);
+        assert!(distance(&moved, &kept) > 0.0);
+        let ckpt = Checkpoint::open(&path, None).unwrap();
+        let ms = model_sampling(&ckpt, Base::Sd15).unwrap();
+        let eight = ksampler_sigmas(j.sampler, j.scheduler, &ms, 8, 1.0);
+        let seen = seen.0.into_inner();
+        assert_eq!(seen.len(), 4);
+        for (a, b) in seen.iter().zip(&eight[4..8]) {
+            assert!((a - b).abs() < 1e-4 * b.max(1.0), "{seen:?} vs {eight:?}");
+        }
+    }
+
+    /// A second stage that goes on from the first's latent with zero noise
+    /// at the switch sigma gives what one stage over the whole schedule
+    /// gives (a deterministic sampler), which is how the refiner takes
+    /// over from the base.
+    #[test]
+    fn a_second_stage_continues_where_the_first_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = tiny_render_checkpoint(dir.path(), "sd15");
+        let j = job(path.clone(), Base::Sd15);
+        let ckpt = Checkpoint::open(&path, None).unwrap();
+        let opts = LoadOptions::default();
+        let ms = model_sampling(&ckpt, Base::Sd15).unwrap();
+        let sigmas = ksampler_sigmas(j.sampler, j.scheduler, &ms, 4, 1.0);
+        let steps = RefCell::new(Vec::new());
+        struct Steps<'a>(&'a RefCell<Vec<(usize, usize)>>);
+        impl RenderProgress for Steps<'_> {
+            fn step(&self, s: &Step) {
+                self.0.borrow_mut().push((s.index, s.total));
+            }
+        }
+        let stage = |sigmas, offset, fresh| StageInput {
+            job: &j,
+            opts: &opts,
+            ms: &ms,
+            sigmas,
+            step_offset: offset,
+            fresh_noise: fresh,
+            aesthetic: None,
+        };
+        let whole = denoise(&ckpt, &stage(&sigmas, 0, true), None, 8, &Quiet).unwrap();
+        let first = denoise(
+            &ckpt,
+            &stage(&sigmas[..3], 0, true),
+            None,
+            8,
+            &Steps(&steps),
+        )
+        .unwrap();
+        let second = denoise(
+            &ckpt,
+            &stage(&sigmas[2..], 2, false),
+            Some(first),
+            8,
+            &Steps(&steps),
+        )
+        .unwrap();
+        let diff = (whole - second)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "max difference {diff}");
+        assert_eq!(*steps.borrow(), [(0, 4), (1, 4), (2, 4), (3, 4)]);
+    }
+
+    /// SDXL base + refiner: the refiner runs after the switch step and
+    /// changes the image; a refiner of another family is refused by name.
+    #[test]
+    fn sdxl_refiner_takes_over_at_the_switch_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = tiny_render_checkpoint(dir.path(), "sdxl");
+        let refiner = tiny_render_checkpoint(dir.path(), "sdxl_refiner");
+        let mut j = job(base, Base::Sdxl);
+        j.steps = 3;
+        let alone = render(&j, &Quiet).unwrap();
+        j.refiner = Some(RefinerStage {
+            checkpoint: refiner,
+            switch_step: 2,
+        });
+        let refined = render(&j, &Quiet).unwrap();
+        assert_eq!(refined[0].len(), alone[0].len());
+        assert!(distance(&refined[0], &alone[0]) > 0.0);
+        // Switching at the last step leaves nothing for the refiner.
+        j.refiner.as_mut().unwrap().switch_step = 3;
+        assert_eq!(render(&j, &Quiet).unwrap(), alone);
+
+        j.refiner = Some(RefinerStage {
+            checkpoint: tiny_render_checkpoint(dir.path(), "sd15"),
+            switch_step: 2,
+        });
+        let err = render(&j, &Quiet).unwrap_err().to_string();
+        assert!(err.contains("is not an SDXL refiner"), "{err}");
+    }
+
+    #[test]
+    fn sdxl_vae_leaves_fp16_unless_fixed() {
+        assert_eq!(vae_dtype(Family::Sdxl, DType::F16, false), DType::F32);
+        assert_eq!(
+            vae_dtype(Family::SdxlRefiner, DType::F16, false),
+            DType::F32
+        );
+        assert_eq!(vae_dtype(Family::Sdxl, DType::F16, true), DType::F16);
+        assert_eq!(vae_dtype(Family::Sd15, DType::F16, false), DType::F16);
+        assert_eq!(vae_dtype(Family::Sdxl, DType::BF16, false), DType::BF16);
+    }
 
     #[test]
     fn clip_skip_maps_to_comfyui_layers() {

@@ -48,6 +48,9 @@ pub struct Parameters {
     pub model: Option<String>,
     pub clip_skip: Option<u32>,
     pub denoise: Option<f64>,
+    /// The SDXL refiner ("name [AutoV2]") and the fraction of the steps
+    /// after which it took over.
+    pub refiner: Option<(String, f64)>,
     /// (name, AutoV3 or AutoV2) of each LoRA.
     pub lora_hashes: Vec<(String, String)>,
     /// (name, hash) of each textual-inversion embedding.
@@ -98,6 +101,10 @@ impl Parameters {
         }
         if let Some(c) = self.clip_skip.filter(|c| *c > 1) {
             fields.push(("Clip skip", c.to_string()));
+        }
+        if let Some((name, switch)) = &self.refiner {
+            fields.push(("Refiner", quote(name)));
+            fields.push(("Refiner switch at", number(*switch)));
         }
         let pairs = |list: &[(String, String)]| {
             let inner: Vec<String> = list.iter().map(|(n, h)| format!("{n}: {h}")).collect();
@@ -233,6 +240,7 @@ mod tests {
             model: Some("v1-5-pruned-emaonly".into()),
             clip_skip: Some(2),
             denoise: None,
+            refiner: None,
             lora_hashes: vec![("add_detail".into(), "9c783c8ce46c".into())],
             ti_hashes: vec![],
             version: "gen 0.1.0".into(),
@@ -255,6 +263,15 @@ mod tests {
         assert!(!text.contains("Negative prompt"));
         assert!(
             text.contains("CFG scale: 3.5,") && text.contains("Model: \"my, model\","),
+            "{text}"
+        );
+        p.denoise = Some(0.75);
+        p.refiner = Some(("sd_xl_refiner_1.0 [7440042bbd]".into(), 0.8));
+        let text = p.to_a1111();
+        assert!(
+            text.contains(
+                "Denoising strength: 0.75, Clip skip: 2, Refiner: sd_xl_refiner_1.0 [7440042bbd], Refiner switch at: 0.8,"
+            ),
             "{text}"
         );
     }

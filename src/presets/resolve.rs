@@ -44,6 +44,9 @@ pub struct Overrides {
     pub height: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clip_skip: Option<u32>,
+    /// img2img's denoising strength.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denoise: Option<f64>,
 }
 
 impl Overrides {

@@ -92,7 +92,27 @@ pub struct Request {
     /// Leave negative embeddings out (a renderer that cannot apply them).
     pub no_auto_embeddings: bool,
     pub vae: Option<CatalogEntry>,
+    /// `--refiner`: the preset's choice, none, or a given file.
+    pub refiner: RefinerChoice,
 }
+
+/// What `--refiner` asked for.
+#[derive(Debug, Clone, Default)]
+pub enum RefinerChoice {
+    /// What the preset says (the ultra SDXL preset uses a refiner when
+    /// one is in the catalogue).
+    #[default]
+    Preset,
+    /// `--refiner none`: the base model alone.
+    Off,
+    /// `--refiner NAME|HASH|PATH`: this refiner, on any SDXL preset; it
+    /// takes over at the preset's switch point, or at 80% of the steps.
+    Use(Box<CatalogEntry>),
+}
+
+/// Where the refiner takes over when the preset has no refiner of its own
+/// (A1111's and the SDXL report's 0.8).
+pub const DEFAULT_REFINER_SWITCH: f64 = 0.8;
 
 /// A file the plan uses, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -223,7 +243,18 @@ pub fn build(
     )
     .map_err(GenError::from)?;
     let mut preset = resolved.preset.clone();
-    let required = required_files(&mut preset, &ckpt.entry, cat, &mut warnings)?;
+    let given_refiner = refiner_choice(req, &ckpt, &mut preset)?;
+    let mut required = required_files(&mut preset, &ckpt.entry, cat, &mut warnings)?;
+    if let Some((entry, refiner)) = given_refiner {
+        preset.model_specific_params.refiner = Some(refiner);
+        required.push(UsedFile {
+            role: "refiner".into(),
+            id: entry.id,
+            name: entry.name.clone(),
+            path: entry.path.clone(),
+            reason: "asked for with --refiner".into(),
+        });
+    }
 
     let vae = choose_vae(req, &ckpt, cat)?;
     let (embeddings, negative_prompt) = negative_embeddings(req, &ckpt, cat);
@@ -254,6 +285,53 @@ pub fn build(
         memory: None,
         warnings,
     })
+}
+
+/// Applies `--refiner` to the preset. A given refiner is taken out of the
+/// preset (so the catalogue search for the preset's pattern is skipped)
+/// and returned with the stage split, for the caller to put back.
+fn refiner_choice(
+    req: &Request,
+    ckpt: &Candidate,
+    preset: &mut Preset,
+) -> Result<Option<(CatalogEntry, crate::presets::Refiner)>, GenError> {
+    match &req.refiner {
+        RefinerChoice::Preset => Ok(None),
+        RefinerChoice::Off => {
+            preset.model_specific_params.refiner = None;
+            Ok(None)
+        }
+        RefinerChoice::Use(entry) => {
+            if entry.kind != Kind::Checkpoint || entry.base != Base::SdxlRefiner {
+                return Err(GenError::usage(format!(
+                    "--refiner {}: it is a {} ({}), not an SDXL refiner checkpoint",
+                    entry.name, entry.kind, entry.base
+                )));
+            }
+            if crate::system::memory::Family::of(ckpt.base)
+                != Some(crate::system::memory::Family::Sdxl)
+            {
+                return Err(GenError::usage(format!(
+                    "--refiner works with SDXL checkpoints; {} is {}",
+                    ckpt.entry.name, ckpt.base
+                )));
+            }
+            let mut refiner =
+                preset
+                    .model_specific_params
+                    .refiner
+                    .take()
+                    .unwrap_or(crate::presets::Refiner {
+                        switch_at: DEFAULT_REFINER_SWITCH,
+                        base_steps: 0,
+                        refiner_steps: 0,
+                        model: String::new(),
+                    });
+            refiner.model = entry.name.clone();
+            refiner.split(preset.steps);
+            Ok(Some(((**entry).clone(), refiner)))
+        }
+    }
 }
 
 fn checkpoint_entry(cat: &Catalogue, req: &Request, id: i64) -> CatalogEntry {

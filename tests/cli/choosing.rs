@@ -14,7 +14,7 @@ use crate::{Env, stderr};
 
 /// The tensors of a real checkpoint layout that the probe reads, and
 /// nothing else: a real-layout checkpoint of a few MB instead of GBs.
-fn thin(name: &str) -> Vec<TensorSpec> {
+pub(crate) fn thin(name: &str) -> Vec<TensorSpec> {
     const NEEDLES: &[&str] = &[
         "diffusion_model.input_blocks.0.0.",
         "diffusion_model.time_embed.",

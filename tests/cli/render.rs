@@ -363,3 +363,151 @@ fn loras_change_the_render_and_are_named_in_the_png() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot be used"), "{}", stderr(&out));
 }
+
+/// img2img (issue: Rendering II): `--init-image` starts from a picture,
+/// whose own size (cropped to multiples of 8) is the output size; the PNG
+/// records the denoising strength. Bad combinations are usage errors.
+#[test]
+fn init_image_renders_img2img_at_its_size() {
+    let env = Env::new();
+    let ckpt = env.root().join("m/tiny-sd15.safetensors");
+    tiny_sd15(&ckpt);
+    let init = env.root().join("in.png");
+    let rgb: Vec<u8> = (0..75 * 70)
+        .flat_map(|i| [(i % 75) as u8 * 3, (i / 75) as u8 * 3, 128])
+        .collect();
+    std::fs::write(
+        &init,
+        gen_core::output::encode_png(&rgb, 75, 70, &[]).unwrap(),
+    )
+    .unwrap();
+    let out_dir = env.root().join("out");
+    let base = [
+        "a red fox",
+        "--model",
+        ckpt.to_str().unwrap(),
+        "--seed",
+        "3",
+        "--steps",
+        "2",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        env.run(&args)
+    };
+    let out = run(&["--init-image", init.to_str().unwrap(), "--denoise", "0.5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let png = PathBuf::from(stdout(&out).trim());
+    let bytes = std::fs::read(&png).unwrap();
+    let reader = png::Decoder::new(std::io::Cursor::new(&bytes))
+        .read_info()
+        .unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (72, 64));
+    let texts = read_texts(&bytes).unwrap();
+    let params = &texts.iter().find(|(k, _)| k == "parameters").unwrap().1;
+    assert!(
+        params.contains("Size: 72x64") && params.contains("Denoising strength: 0.5"),
+        "{params}"
+    );
+
+    for (extra, says) in [
+        (vec!["--denoise", "0.5"], "--denoise needs --init-image"),
+        (
+            vec!["--init-image", init.to_str().unwrap(), "--denoise", "1.5"],
+            "from 0.0 to 1.0",
+        ),
+        (vec!["--init-image", ckpt.to_str().unwrap()], "--init-image"),
+        (vec!["--init-image", "/nonexistent/x.png"], "x.png"),
+    ] {
+        let out = run(&extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{extra:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}
+
+/// `--refiner`: the ultra SDXL preset uses the catalogue's refiner, `none`
+/// drops it, a named one is used on any SDXL level, and a file that is no
+/// refiner, or a checkpoint that is not SDXL, is refused. With fp16
+/// compute, an fp16-fixed SDXL VAE in the catalogue replaces SDXL's own.
+#[test]
+fn refiner_and_fp16_vae_choices_show_in_the_plan() {
+    use crate::choosing::thin;
+    use gen_core::catalog::testkit::{layout, write_safetensors};
+    let env = Env::new();
+    let put = |rel: &str, specs: &[gen_core::catalog::testkit::TensorSpec]| {
+        let p = env.models().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+        write_safetensors(&p, specs, &[("modelspec.title", &stem)]).unwrap();
+        p
+    };
+    put(
+        "checkpoints/xl_base.safetensors",
+        &thin("sdxl_base_checkpoint"),
+    );
+    put(
+        "checkpoints/sd_xl_refiner_1.0.safetensors",
+        &thin("sdxl_refiner_checkpoint"),
+    );
+    put("checkpoints/sd15.safetensors", &thin("sd15_checkpoint"));
+    put("vae/sdxl_vae_fp16_fix.safetensors", &layout("vae_sdxl"));
+    let out = env.run(&["index", "--models", env.models().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["a castle", "--dry-run", "--json", "--model", "xl_base"];
+        args.extend_from_slice(extra);
+        let out = env.run(&args);
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()
+    };
+    let refiner = |p: &serde_json::Value| {
+        p["required_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["role"] == "refiner")
+            .map(|f| f["name"].as_str().unwrap().to_string())
+    };
+    let ultra = plan(&["--quality", "ultra", "--steps", "10"]);
+    assert_eq!(refiner(&ultra).as_deref(), Some("sd_xl_refiner_1.0"));
+    let r = &ultra["preset"]["model_specific_params"]["refiner"];
+    assert_eq!(
+        (r["base_steps"].as_u64(), r["refiner_steps"].as_u64()),
+        (Some(8), Some(2))
+    );
+    let off = plan(&["--quality", "ultra", "--refiner", "none"]);
+    assert_eq!(refiner(&off), None);
+    assert!(off["preset"]["model_specific_params"]["refiner"].is_null());
+    let named = plan(&["--steps", "20", "--refiner", "sd_xl_refiner_1.0"]);
+    assert_eq!(refiner(&named).as_deref(), Some("sd_xl_refiner_1.0"));
+    let r = &named["preset"]["model_specific_params"]["refiner"];
+    assert_eq!(
+        (r["base_steps"].as_u64(), r["refiner_steps"].as_u64()),
+        (Some(16), Some(4))
+    );
+
+    for (args, says) in [
+        (
+            vec!["--model", "xl_base", "--refiner", "sd15"],
+            "not an SDXL refiner",
+        ),
+        (
+            vec!["--model", "sd15", "--refiner", "sd_xl_refiner_1.0"],
+            "works with SDXL checkpoints",
+        ),
+    ] {
+        let mut all = vec!["a castle", "--dry-run"];
+        all.extend_from_slice(&args);
+        let out = env.run(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+
+    assert!(plan(&[])["vae"].is_null());
+    let fp16 = plan(&["--dtype", "f16"]);
+    assert_eq!(fp16["vae"]["name"], "sdxl_vae_fp16_fix", "{}", fp16["vae"]);
+}

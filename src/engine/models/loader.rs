@@ -211,6 +211,10 @@ impl Checkpoint {
                     layout: ClipLayout::OpenClip,
                 },
             ],
+            Family::SdxlRefiner => vec![TextPart {
+                part: part("conditioner.embedders.0.model"),
+                layout: ClipLayout::OpenClip,
+            }],
         };
         let vae = match &vae_file {
             Some(f) => vae_part(f)?,
@@ -231,8 +235,8 @@ impl Checkpoint {
     /// `model.diffusion_model.` keys), its text encoders (`text_encoders/`:
     /// clip_l, clip_g or OpenCLIP-H, in HF or OpenCLIP names, any order)
     /// and a VAE. The family is read from the UNet's shapes: ADM input
-    /// means SDXL, linear transformer projections SD2.x, convolutional
-    /// ones SD1.5.
+    /// means SDXL (the refiner when it comes with OpenCLIP-G alone), linear
+    /// transformer projections SD2.x, convolutional ones SD1.5.
     pub fn from_parts(unet: &Path, text: &[&Path], vae: &Path) -> Result<Self> {
         let unet = TensorFile::open(unet)?;
         let text = text
@@ -268,6 +272,7 @@ impl Checkpoint {
                     message: "a UNet without cross-attention is not SD1.5, SD2.x or SDXL".into(),
                 });
             }
+            (Some(_), _, _) if text.len() == 1 => Family::SdxlRefiner,
             (Some(_), _, _) => Family::Sdxl,
             (None, true, _) => Family::Sd2,
             (None, false, _) => Family::Sd15,
@@ -329,7 +334,7 @@ impl Checkpoint {
         let zero_snr = has("ztsnr");
         let v = match self.family {
             Family::Sd15 => false,
-            Family::Sdxl => has("v_pred"),
+            Family::Sdxl | Family::SdxlRefiner => has("v_pred"),
             Family::Sd2 => {
                 let key = self
                     .unet
@@ -381,8 +386,9 @@ impl Checkpoint {
     pub fn unet(&self, opts: &LoadOptions) -> Result<UNet> {
         let unet = UNet::load(&self.unet.weights(opts), self.family.spec().unet_heads)?;
         if let Some(adm) = unet.config().adm_in {
-            let size = self.family.spec().adm_size_dim;
-            if adm <= 6 * size {
+            let spec = self.family.spec();
+            let size = spec.adm_values * spec.adm_size_dim;
+            if adm <= size {
                 return Err(ModelError::Layout {
                     path: self.unet.file.path().to_owned(),
                     message: format!("ADM width {adm} leaves no room for the pooled text"),
@@ -513,6 +519,8 @@ fn detect_family(file: &TensorFile) -> Result<Family> {
     }
     if has("conditioner.embedders.1.model.") {
         Ok(Family::Sdxl)
+    } else if has("conditioner.embedders.0.model.") {
+        Ok(Family::SdxlRefiner)
     } else if has("cond_stage_model.model.") {
         Ok(Family::Sd2)
     } else if has("cond_stage_model.transformer.") {

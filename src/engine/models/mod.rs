@@ -59,7 +59,7 @@ pub mod vae;
 pub mod weights;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use loader::{Checkpoint, LoadOptions, Pipeline};
 
@@ -107,6 +107,9 @@ pub enum Family {
     Sd15,
     Sd2,
     Sdxl,
+    /// The SDXL refiner: OpenCLIP-G alone, and an aesthetic score in place
+    /// of the target size in its ADM vector.
+    SdxlRefiner,
 }
 
 /// How attention heads are chosen: shapes give the width, not the split.
@@ -143,12 +146,16 @@ pub struct FamilySpec {
     pub clip_ln_hidden: bool,
     /// Size of each Fourier embedding of the SDXL size/crop conditioning.
     pub adm_size_dim: usize,
+    /// How many values the ADM vector embeds after the pooled text: 6 for
+    /// SDXL (original h, w, crop top, left, target h, w), 5 for the
+    /// refiner (h, w, crop top, left, aesthetic score), 0 without ADM.
+    pub adm_values: usize,
     /// Padding token of each text encoder, in order (clip_l pads with the
     /// end token, OpenCLIP-H and clip_g with 0).
     pub pads: &'static [tokenizer::Pad],
 }
 
-const SPECS: [FamilySpec; 3] = [
+const SPECS: [FamilySpec; 4] = [
     FamilySpec {
         family: Family::Sd15,
         unet_heads: Heads::Count(8),
@@ -156,6 +163,7 @@ const SPECS: [FamilySpec; 3] = [
         clip_layer: None,
         clip_ln_hidden: true,
         adm_size_dim: 0,
+        adm_values: 0,
         pads: &[tokenizer::Pad::End],
     },
     FamilySpec {
@@ -165,6 +173,7 @@ const SPECS: [FamilySpec; 3] = [
         clip_layer: Some(-2),
         clip_ln_hidden: true,
         adm_size_dim: 0,
+        adm_values: 0,
         pads: &[tokenizer::Pad::Zero],
     },
     FamilySpec {
@@ -174,7 +183,18 @@ const SPECS: [FamilySpec; 3] = [
         clip_layer: Some(-2),
         clip_ln_hidden: false,
         adm_size_dim: 256,
+        adm_values: 6,
         pads: &[tokenizer::Pad::End, tokenizer::Pad::Zero],
+    },
+    FamilySpec {
+        family: Family::SdxlRefiner,
+        unet_heads: Heads::Width(64),
+        vae_scale: 0.13025,
+        clip_layer: Some(-2),
+        clip_ln_hidden: false,
+        adm_size_dim: 256,
+        adm_values: 5,
+        pads: &[tokenizer::Pad::Zero],
     },
 ];
 
@@ -184,6 +204,7 @@ impl Family {
             Family::Sd15 => SPECS[0],
             Family::Sd2 => SPECS[1],
             Family::Sdxl => SPECS[2],
+            Family::SdxlRefiner => SPECS[3],
         }
     }
 
@@ -192,6 +213,7 @@ impl Family {
             Family::Sd15 => "sd15",
             Family::Sd2 => "sd2",
             Family::Sdxl => "sdxl",
+            Family::SdxlRefiner => "sdxl_refiner",
         }
     }
 }

@@ -97,6 +97,73 @@ fn build_from_header(dir: &Path, family: &str, header: &str, drop: &[&str]) -> P
     path
 }
 
+/// A tiny checkpoint for whole renders: the reference header of `family`
+/// (sd15, sd2, sdxl) with the full CLIP vocabulary (the tokenizer's ids
+/// run to 49407), or `sdxl_refiner`, derived from the SDXL header the way
+/// the real refiner differs from the base: OpenCLIP-G alone under
+/// `conditioner.embedders.0.model`, cross-attention on its width only, and
+/// an ADM of pooled text + 5 embeddings of 256. Weights are [`synth`]'s.
+pub(crate) fn tiny_render_checkpoint(dir: &Path, family: &str) -> PathBuf {
+    let refiner = family == "sdxl_refiner";
+    let source = if refiner { "sdxl" } else { family };
+    let header =
+        std::fs::read_to_string(data_dir().join(format!("{source}.header.jsonl"))).unwrap();
+    let mut specs: Vec<(String, Vec<usize>, bool)> = Vec::new();
+    for line in header.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let shape = v["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap() as usize)
+            .collect();
+        specs.push((
+            v["key"].as_str().unwrap().to_string(),
+            shape,
+            v["dtype"] == "I64",
+        ));
+    }
+    if refiner {
+        let g = |name: &str| {
+            specs
+                .iter()
+                .find(|(k, _, _)| k == &format!("conditioner.embedders.1.model.{name}"))
+                .map(|(_, s, _)| s.clone())
+                .unwrap()
+        };
+        let width = g("positional_embedding")[1];
+        let pooled = g("text_projection")[1];
+        specs.retain(|(k, _, _)| !k.starts_with("conditioner.embedders.0."));
+        for (k, shape, _) in &mut specs {
+            if let Some(rest) = k.strip_prefix("conditioner.embedders.1.") {
+                *k = format!("conditioner.embedders.0.{rest}");
+            } else if k.ends_with("attn2.to_k.weight") || k.ends_with("attn2.to_v.weight") {
+                shape[1] = width;
+            } else if k.ends_with("label_emb.0.0.weight") {
+                shape[1] = pooled + 5 * 256;
+            }
+        }
+    }
+    let mut tensors = HashMap::new();
+    for (key, mut shape, int) in specs {
+        if key.ends_with("token_embedding.weight") {
+            shape[0] = 49408;
+        }
+        let t = if int {
+            Tensor::arange(0i64, shape[shape.len() - 1] as i64, &Device::Cpu)
+                .unwrap()
+                .reshape(shape.as_slice())
+                .unwrap()
+        } else {
+            Tensor::from_vec(synth(&key, &shape), shape.as_slice(), &Device::Cpu).unwrap()
+        };
+        tensors.insert(key, t);
+    }
+    let path = dir.join(format!("{family}-render.safetensors"));
+    candle_core::safetensors::save(&tensors, &path).unwrap();
+    path
+}
+
 fn reference(family: &str) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(
         data_dir().join(format!("{family}.reference.safetensors")),
@@ -373,6 +440,67 @@ fn sdxl_real_layout_is_fully_accounted() {
         (1280, 32, 20, Some(1280))
     );
     assert_eq!(p.vae.scale, 0.13025);
+}
+
+/// The refiner: OpenCLIP-G alone under `conditioner.embedders.0.model`,
+/// a 384-channel UNet whose ADM takes the pooled text and five size and
+/// aesthetic-score embeddings (1280 + 5 * 256).
+#[test]
+fn sdxl_refiner_real_layout_is_fully_accounted() {
+    let (ckpt, p) = real_layout("sdxl_refiner_checkpoint.json", None);
+    assert_eq!(ckpt.family(), Family::SdxlRefiner);
+    let u = p.unet.config();
+    assert_eq!(u.model_channels, 384);
+    assert_eq!(u.level_channels, [384, 768, 1536, 1536]);
+    assert_eq!(u.transformer_depth, [0, 4, 4, 0]);
+    assert_eq!(u.context_dim, Some(1280));
+    assert_eq!(u.adm_in, Some(1280 + 5 * 256));
+    assert_eq!(p.text.encoders.len(), 1);
+    let g = p.text.encoders[0].model.config();
+    assert_eq!(
+        (g.width, g.layers, g.heads, g.projection),
+        (1280, 32, 20, Some(1280))
+    );
+    assert_eq!(p.text.encoders[0].pad, super::tokenizer::Pad::Zero);
+    assert_eq!(p.vae.scale, 0.13025);
+}
+
+/// The refiner's ADM: the pooled text, then height, width, crop top, crop
+/// left and the aesthetic score, each as SDXL embeds its sizes; the first
+/// four values are where SDXL puts its original size and crop.
+#[test]
+fn refiner_adm_embeds_size_and_aesthetic_score() {
+    use super::unet::refiner_adm;
+    let dev = Device::Cpu;
+    let pooled = Tensor::new(&[[0.5f32, -0.25]], &dev).unwrap();
+    let size = SizeCond::for_image(96, 64);
+    let r = refiner_adm(&pooled, &size, 6.0, 8).unwrap();
+    let x = sdxl_adm(&pooled, &size, 8).unwrap();
+    assert_eq!(r.dims(), [1, 2 + 5 * 8]);
+    let r: Vec<f32> = r.flatten_all().unwrap().to_vec1().unwrap();
+    let x: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+    assert_eq!(r[..2 + 4 * 8], x[..2 + 4 * 8]);
+    let low: Vec<f32> = refiner_adm(&pooled, &size, 2.5, 8)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert_eq!(r[..2 + 4 * 8], low[..2 + 4 * 8]);
+    assert_ne!(r[2 + 4 * 8..], low[2 + 4 * 8..]);
+    // The embedding of 6.0 with dim 8: [cos(6 f_i), sin(6 f_i)], f_i =
+    // 10000^(-i/4) (ComfyUI's timestep_embedding: cosine half first).
+    let f: Vec<f32> = (0..4)
+        .map(|i| (-(10000f32.ln()) * i as f32 / 4.0).exp())
+        .collect();
+    let want: Vec<f32> = f
+        .iter()
+        .map(|f| (6.0 * f).cos())
+        .chain(f.iter().map(|f| (6.0 * f).sin()))
+        .collect();
+    for (a, b) in r[2 + 4 * 8..].iter().zip(&want) {
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
 }
 
 #[test]

@@ -130,7 +130,7 @@ impl TextEncoders {
         };
         Ok(Conditioning {
             context,
-            pooled: if self.family == Family::Sdxl {
+            pooled: if self.family.spec().adm_values > 0 {
                 pooled
             } else {
                 None

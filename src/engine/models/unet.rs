@@ -476,7 +476,6 @@ impl SizeCond {
 /// The ADM vector [b, pooled + 6 * size_dim]: pooled text, then the
 /// embeddings of original (h, w), crop (top, left), target (h, w).
 pub fn sdxl_adm(pooled: &Tensor, size: &SizeCond, size_dim: usize) -> Result<Tensor> {
-    let b = pooled.dim(0)?;
     let values = [
         size.original.0,
         size.original.1,
@@ -485,15 +484,46 @@ pub fn sdxl_adm(pooled: &Tensor, size: &SizeCond, size_dim: usize) -> Result<Ten
         size.target.0,
         size.target.1,
     ];
+    adm_vector(pooled, &values.map(|v| v as f64), size_dim)
+}
+
+/// ComfyUI's default aesthetic scores for the SDXL refiner: 6 for the
+/// prompt, 2.5 for the negative prompt (`SDXLRefiner.encode_adm`).
+pub const AESTHETIC_POSITIVE: f64 = 6.0;
+pub const AESTHETIC_NEGATIVE: f64 = 2.5;
+
+/// The SDXL refiner's ADM vector [b, pooled + 5 * size_dim]: pooled text,
+/// then the embeddings of the image (h, w), crop (top, left) and the
+/// aesthetic score.
+pub fn refiner_adm(
+    pooled: &Tensor,
+    size: &SizeCond,
+    aesthetic: f64,
+    size_dim: usize,
+) -> Result<Tensor> {
+    let values = [
+        size.original.0 as f64,
+        size.original.1 as f64,
+        size.crop.0 as f64,
+        size.crop.1 as f64,
+        aesthetic,
+    ];
+    adm_vector(pooled, &values, size_dim)
+}
+
+/// Pooled text followed by the sinusoidal embedding of each value.
+fn adm_vector(pooled: &Tensor, values: &[f64], size_dim: usize) -> Result<Tensor> {
+    let b = pooled.dim(0)?;
+    let n = values.len();
     let t = Tensor::from_vec(
         values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-        6,
+        n,
         &Device::Cpu,
     )?
     .to_device(pooled.device())?;
-    let e = timestep_embedding(&t, size_dim)?.reshape((1, 6 * size_dim))?;
+    let e = timestep_embedding(&t, size_dim)?.reshape((1, n * size_dim))?;
     let e = e
-        .broadcast_as((b, 6 * size_dim))?
+        .broadcast_as((b, n * size_dim))?
         .to_dtype(pooled.dtype())?;
     Ok(Tensor::cat(&[pooled, &e], 1)?)
 }

@@ -257,7 +257,12 @@ pub fn build(
     }
 
     let vae = choose_vae(req, &ckpt, cat)?;
-    let (embeddings, negative_prompt) = negative_embeddings(req, &ckpt, cat);
+    let (mut embeddings, negative_prompt) = negative_embeddings(req, &ckpt, cat);
+    for e in prompt_embeddings(&final_prompt, &negative_prompt, &ckpt, cat, &mut warnings) {
+        if !embeddings.iter().any(|u| u.id == e.id) {
+            embeddings.push(e);
+        }
+    }
     let mut parameters = resolved.parameters();
     if preset.model_specific_params.refiner.is_none() {
         parameters.retain(|p| !p.name.starts_with("refiner"));
@@ -544,6 +549,45 @@ fn negative_embeddings(
         .collect::<Vec<_>>()
         .join(", ");
     (used, negative)
+}
+
+/// The textual-inversion embeddings the prompt and negative prompt name:
+/// ComfyUI's `embedding:name` (any family: the text encoders use the
+/// vectors of their own width) and A1111's bare file names (only among
+/// embeddings of the checkpoint's family, as A1111 offers only those). An
+/// `embedding:name` the catalogue lacks is left out with a warning, as
+/// ComfyUI does.
+fn prompt_embeddings(
+    prompt: &str,
+    negative: &str,
+    ckpt: &Candidate,
+    cat: &Catalogue,
+    warnings: &mut Vec<String>,
+) -> Vec<UsedFile> {
+    use crate::engine::embedding::{Syntax, find_in_prompt};
+    let all = cat.of_kind(&[Kind::Embedding]);
+    let names: Vec<&str> = all.iter().map(|c| c.entry.name.as_str()).collect();
+    let mut out: Vec<UsedFile> = Vec::new();
+    for (text, where_) in [(prompt, "the prompt"), (negative, "the negative prompt")] {
+        let found = find_in_prompt(text, &names);
+        for u in &found.uses {
+            let Some(c) = all.iter().find(|c| c.entry.name == u.name) else {
+                continue;
+            };
+            if u.syntax == Syntax::Bare && compatible(c.base, ckpt.base).is_err() {
+                continue;
+            }
+            if !out.iter().any(|o| o.id == c.entry.id) {
+                out.push(used("embedding", &c.entry, &format!("named in {where_}")));
+            }
+        }
+        for (_, name) in &found.missing {
+            warnings.push(format!(
+                "embedding:{name} in {where_} is not in the catalogue; it is left out, as ComfyUI does"
+            ));
+        }
+    }
+    out
 }
 
 fn used(role: &str, e: &CatalogEntry, reason: &str) -> UsedFile {

@@ -277,6 +277,34 @@ fn prompt_table() {
         p["vae"].is_null() && p["embeddings"].as_array().unwrap().is_empty(),
         "{p:#}"
     );
+    // Embeddings the prompts name: A1111's bare names (the checkpoint's
+    // family only) and ComfyUI's `embedding:` (any family); a name the
+    // catalogue lacks is a warning.
+    let sd15 = ["oil painting of a harbour", "--model", "dreamshaper_8"];
+    let p = plan(
+        &env,
+        &[&sd15[..], &["--negative", "blurry, easynegative"]].concat(),
+    );
+    assert_eq!(names(&p["embeddings"]), ["EasyNegative"]);
+    assert_eq!(p["embeddings"][0]["reason"], "named in the negative prompt");
+    let p = plan(
+        &env,
+        &[&sd15[..], &["--negative", "embedding:nothere"]].concat(),
+    );
+    assert!(names(&p["embeddings"]).is_empty());
+    assert!(
+        p["warnings"].to_string().contains("embedding:nothere"),
+        "{}",
+        p["warnings"]
+    );
+    let xl = ["RAW photo of a man", "--model", "juggernautXL_v9"];
+    let p = plan(&env, &[&xl[..], &["--negative", "EasyNegative"]].concat());
+    assert!(names(&p["embeddings"]).is_empty(), "{:#}", p["embeddings"]);
+    let p = plan(
+        &env,
+        &[&xl[..], &["--negative", "embedding:EasyNegative"]].concat(),
+    );
+    assert_eq!(names(&p["embeddings"]), ["EasyNegative"]);
     let out = env.run(&[
         "explain",
         "x",

@@ -375,6 +375,7 @@ impl Checkpoint {
             family: self.family,
             encoders,
             syntax: Default::default(),
+            embeddings: Vec::new(),
         })
     }
 

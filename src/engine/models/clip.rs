@@ -342,11 +342,7 @@ impl ClipTextModel {
         let vocab = vocab as u32;
         let tensor = |v: Vec<u32>| Tensor::from_vec(v, ids.len(), dev);
         let own = tensor(ids.iter().map(|&t| if t < vocab { t } else { 0 }).collect())?;
-        let theirs = tensor(
-            ids.iter()
-                .map(|&t| if t < vocab { 0 } else { t - vocab })
-                .collect(),
-        )?;
+        let theirs = tensor(ids.iter().map(|&t| t.saturating_sub(vocab)).collect())?;
         let own = self.token_embedding.embedding(&own)?;
         let theirs = extra
             .to_device(dev)?

@@ -6,9 +6,10 @@
 //! `emb_params` [n, w] (A1111 converted to safetensors), `string_to_param.*`
 //! (A1111's own layout, stored as safetensors), a single tensor of any name
 //! (diffusers), or SDXL's `clip_l` [n, 768] + `clip_g` [n, 1280] pair.
-//! [`Embedding`] keeps the vectors by encoder, as f32; the text-encoder
-//! owner splices them in place of the token, and ignores an embedding that
-//! has no vectors for its encoder (as ComfyUI does, with a warning).
+//! [`Embedding`] keeps the vectors by encoder, as f32; each text encoder
+//! takes the set of its [`Slot`] and splices it in place of the reference
+//! (`models::text`), and leaves out an embedding that has no vectors of
+//! its width (as ComfyUI does, with a warning).
 //!
 //! Pickle files (`.pt`, `.bin`) are never unpickled: loading them could run
 //! arbitrary code. They are refused with an error that says to convert them.
@@ -113,6 +114,23 @@ impl Embedding {
         }
     }
 
+    /// The vectors a text encoder in `slot` is given, as ComfyUI's
+    /// `load_embed` with the encoder's `embedding_key`: the slot's own set,
+    /// else the file's other one. The encoder counts their positions in its
+    /// rows either way and splices them only when their width is its own
+    /// (ComfyUI's "shape mismatch": a 768 SD1.5 embedding on SDXL's clip_g).
+    pub fn vectors_in(&self, slot: Slot) -> Option<&Tensor> {
+        let own = match slot {
+            Slot::L => &self.vectors_l,
+            Slot::H => &self.vectors_h,
+            Slot::G => &self.vectors_g,
+        };
+        own.as_ref()
+            .or(self.vectors_l.as_ref())
+            .or(self.vectors_g.as_ref())
+            .or(self.vectors_h.as_ref())
+    }
+
     /// Number of token vectors (what one use of it costs in the 77-token
     /// window).
     pub fn tokens(&self) -> usize {
@@ -189,6 +207,36 @@ fn as_vectors(key: &str, tensor: &Tensor) -> Result<Tensor, String> {
         .map_err(|e| format!("{key}: {e}"))
 }
 
+/// Which text encoder an embedding's vectors are for: ComfyUI's
+/// `embedding_key` (`clip_l` for SD1.x and SDXL's first encoder, `clip_h`
+/// for SD2.x, `clip_g` for SDXL's second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    L,
+    H,
+    G,
+}
+
+impl Slot {
+    /// The key as ComfyUI and SDXL embedding files name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Slot::L => "clip_l",
+            Slot::H => "clip_h",
+            Slot::G => "clip_g",
+        }
+    }
+
+    /// The released encoders' width in this slot.
+    pub fn width(self) -> usize {
+        match self {
+            Slot::L => WIDTH_L,
+            Slot::H => WIDTH_H,
+            Slot::G => WIDTH_G,
+        }
+    }
+}
+
 /// How a prompt named an embedding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Syntax {
@@ -247,9 +295,9 @@ fn prefixed(prompt: &str, available: &[&str], found: &mut PromptEmbeddings) {
         }
         let written = &prompt[name_start..end];
         match resolve(written, available) {
-            Some(name) => found.uses.push(EmbeddingUse {
+            Some(i) => found.uses.push(EmbeddingUse {
                 range: at..end,
-                name: name.to_string(),
+                name: available[i].to_string(),
                 syntax: Syntax::Prefixed,
             }),
             None => found.missing.push((at..end, written.to_string())),
@@ -257,9 +305,10 @@ fn prefixed(prompt: &str, available: &[&str], found: &mut PromptEmbeddings) {
     }
 }
 
-/// The available name a written one refers to: exact, then ignoring ASCII
-/// case, each also without a file extension.
-fn resolve<'a>(written: &str, available: &[&'a str]) -> Option<&'a str> {
+/// The index of the available name a written one refers to: exact, then
+/// ignoring ASCII case, each also without a file extension (`.safetensors`,
+/// `.pt`, `.bin`, as ComfyUI's `embedding:name.pt`).
+pub fn resolve(written: &str, available: &[&str]) -> Option<usize> {
     let stem = EXTENSIONS
         .iter()
         .find_map(|e| {
@@ -268,15 +317,13 @@ fn resolve<'a>(written: &str, available: &[&'a str]) -> Option<&'a str> {
             tail.eq_ignore_ascii_case(e).then(|| &written[..cut])
         })
         .unwrap_or(written);
-    for candidate in [written, stem] {
-        if let Some(n) = available.iter().find(|n| **n == candidate) {
-            return Some(n);
-        }
-        if let Some(n) = available.iter().find(|n| n.eq_ignore_ascii_case(candidate)) {
-            return Some(n);
-        }
-    }
-    None
+    [written, stem].into_iter().find_map(|candidate| {
+        available.iter().position(|n| *n == candidate).or_else(|| {
+            available
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(candidate))
+        })
+    })
 }
 
 /// Bare names as whole words, ignoring ASCII case, outside the prefixed

@@ -218,3 +218,39 @@ fn prefixed_and_bare_do_not_overlap_and_unicode_is_safe() {
     assert_eq!(odd.uses.len(), 1, "{odd:?}");
     assert_eq!(find_in_prompt("", AVAILABLE), PromptEmbeddings::default());
 }
+
+/// Each encoder slot takes its own set; without one, the file's other set
+/// (which the encoder then leaves out for its width, as ComfyUI).
+#[test]
+fn slots_take_their_own_vectors_else_the_files_other_set() {
+    let pair = Embedding::from_tensors(
+        "xl",
+        HashMap::from([
+            ("clip_l".to_string(), ramp(&[2, 768], DType::F32)),
+            ("clip_g".to_string(), ramp(&[3, 1280], DType::F32)),
+        ]),
+    )
+    .expect("pair");
+    let width = |e: &Embedding, s: Slot| e.vectors_in(s).map(|t| t.dims().to_vec());
+    assert_eq!(width(&pair, Slot::L), Some(vec![2, 768]));
+    assert_eq!(width(&pair, Slot::G), Some(vec![3, 1280]));
+    let sd15 = Embedding::from_tensors(
+        "sd15",
+        HashMap::from([("emb_params".to_string(), ramp(&[4, 768], DType::F32))]),
+    )
+    .expect("sd15");
+    for slot in [Slot::L, Slot::H, Slot::G] {
+        assert_eq!(width(&sd15, slot), Some(vec![4, 768]), "{slot:?}");
+    }
+    assert_eq!(
+        [Slot::L, Slot::H, Slot::G].map(|s| (s.name(), s.width())),
+        [("clip_l", 768), ("clip_h", 1024), ("clip_g", 1280)]
+    );
+    // Names resolve to their index: exact first, then ignoring case, each
+    // also without an extension.
+    let names = ["Foxy", "foxy", "cat"];
+    assert_eq!(resolve("foxy", &names), Some(1));
+    assert_eq!(resolve("FOXY.safetensors", &names), Some(0));
+    assert_eq!(resolve("cat.PT", &names), Some(2));
+    assert_eq!(resolve("dog", &names), None);
+}

@@ -244,6 +244,22 @@ impl ClipTextModel {
         layer: Option<i32>,
         ln_hidden: bool,
     ) -> Result<ClipOutput> {
+        self.forward_with(tokens, None, eos, layer, ln_hidden)
+    }
+
+    /// [`ClipTextModel::forward`] with `extra` input vectors [m, W]
+    /// (textual-inversion embeddings): id `vocab + k` looks up row `k` of
+    /// `extra` instead of the token table, as ComfyUI's older
+    /// `set_up_textual_embeddings` appended them to it. The rest of the
+    /// model sees them as any token's embedding.
+    pub fn forward_with(
+        &self,
+        tokens: &Tensor,
+        extra: Option<&Tensor>,
+        eos: &[usize],
+        layer: Option<i32>,
+        ln_hidden: bool,
+    ) -> Result<ClipOutput> {
         let (b, n) = tokens.dims2()?;
         if n > self.config.positions || eos.len() != b {
             return Err(super::ModelError::Invalid(format!(
@@ -252,25 +268,11 @@ impl ClipTextModel {
                 eos.len()
             )));
         }
-        let max = tokens
-            .flatten_all()?
-            .max(0)?
-            .to_dtype(DType::U32)?
-            .to_scalar::<u32>()?;
-        if max as usize >= self.config.vocab {
-            return Err(super::ModelError::Invalid(format!(
-                "token id {max} is outside the {}-token vocabulary",
-                self.config.vocab
-            )));
-        }
         let depth = self.blocks.len() as i32;
         let wanted = layer
             .filter(|l| l.abs() <= depth)
             .map(|l| if l < 0 { depth + l } else { l });
-        let emb = self
-            .token_embedding
-            .embedding(&tokens.flatten_all()?)?
-            .reshape((b, n, ()))?;
+        let emb = self.embed(tokens, extra)?.reshape((b, n, ()))?;
         let mut x = emb.broadcast_add(&self.position_embedding.i(..n)?)?;
         let mask = causal_mask(n, x.dtype(), x.device())?;
         let mut hidden = None;
@@ -302,6 +304,53 @@ impl ClipTextModel {
             pooled,
             projected,
         })
+    }
+
+    /// The input vectors of `tokens`, flattened: [b * n, W].
+    fn embed(&self, tokens: &Tensor, extra: Option<&Tensor>) -> Result<Tensor> {
+        let flat = tokens.flatten_all()?.to_dtype(DType::U32)?;
+        let ids: Vec<u32> = flat.to_vec1()?;
+        let vocab = self.config.vocab;
+        let extra_rows = match extra {
+            Some(e) => {
+                let (m, w) = e.dims2()?;
+                if w != self.config.width {
+                    return Err(super::ModelError::Invalid(format!(
+                        "embedding vectors of width {w} for a text encoder of width {}",
+                        self.config.width
+                    )));
+                }
+                m
+            }
+            None => 0,
+        };
+        let max = ids.iter().copied().max().unwrap_or(0) as usize;
+        if max >= vocab + extra_rows {
+            return Err(super::ModelError::Invalid(format!(
+                "token id {max} is outside the {vocab}-token vocabulary{}",
+                match extra_rows {
+                    0 => String::new(),
+                    m => format!(" and its {m} embedding vectors"),
+                }
+            )));
+        }
+        let extra = match extra {
+            Some(e) if max >= vocab => e,
+            _ => return Ok(self.token_embedding.embedding(&flat)?),
+        };
+        let dev = self.token_embedding.device();
+        let vocab = vocab as u32;
+        let tensor = |v: Vec<u32>| Tensor::from_vec(v, ids.len(), dev);
+        let own = tensor(ids.iter().map(|&t| if t < vocab { t } else { 0 }).collect())?;
+        let theirs = tensor(ids.iter().map(|&t| t.saturating_sub(vocab)).collect())?;
+        let own = self.token_embedding.embedding(&own)?;
+        let theirs = extra
+            .to_device(dev)?
+            .to_dtype(own.dtype())?
+            .embedding(&theirs)?;
+        let pick: Vec<u8> = ids.iter().map(|&t| u8::from(t >= vocab)).collect();
+        let pick = Tensor::from_vec(pick, (ids.len(), 1), dev)?.broadcast_as(own.shape())?;
+        Ok(pick.where_cond(&theirs, &own)?)
     }
 
     fn block(&self, blk: &Block, x: &Tensor, mask: &Tensor) -> Result<Tensor> {

@@ -380,6 +380,7 @@ impl Checkpoint {
             family: self.family,
             encoders,
             syntax: Default::default(),
+            embeddings: Vec::new(),
         })
     }
 

@@ -1159,3 +1159,232 @@ fn stages_load_in_any_order_and_again() {
     let z = &f.refs["vae.z"];
     assert_eq!(max_diff(&a.decode(z).unwrap(), &b.decode(z).unwrap()), 0.0);
 }
+
+// ---- textual-inversion embeddings ---------------------------------------
+
+use crate::engine::embedding::Embedding;
+
+/// A tiny checkpoint of `family` with the full CLIP vocabulary (real
+/// prompts need the 49408 tokens), its text encoders, and the tensors of
+/// the file.
+struct VocabText {
+    _dir: tempfile::TempDir,
+    text: super::text::TextEncoders,
+    tensors: HashMap<String, Tensor>,
+}
+
+fn vocab_text(family: &str) -> VocabText {
+    let dir = tempfile::tempdir().unwrap();
+    let header = std::fs::read_to_string(data_dir().join(format!("{family}.header.jsonl")))
+        .unwrap()
+        .replace("[1000, 64]", "[49408, 64]")
+        .replace("[1000, 128]", "[49408, 128]");
+    let path = build_from_header(dir.path(), &format!("{family}-vocab"), &header, &[]);
+    let ckpt = Checkpoint::open(&path, None).unwrap();
+    VocabText {
+        text: ckpt.text_encoders(&opts()).unwrap(),
+        tensors: candle_core::safetensors::load(&path, &Device::Cpu).unwrap(),
+        _dir: dir,
+    }
+}
+
+impl VocabText {
+    /// The token-embedding rows of `words` in the encoder whose keys start
+    /// with `prefix`, as f32 [n, W]: what an embedding "meaning" those
+    /// words holds.
+    fn rows(&self, prefix: &str, words: &str) -> Tensor {
+        let key = self
+            .tensors
+            .keys()
+            .find(|k| k.starts_with(prefix) && k.ends_with("token_embedding.weight"))
+            .unwrap();
+        let ids = super::tokenizer::encode(words);
+        let ids = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap();
+        self.tensors[key]
+            .to_dtype(DType::F32)
+            .unwrap()
+            .index_select(&ids, 0)
+            .unwrap()
+    }
+
+    fn encode(&self, prompt: &str) -> super::text::Conditioning {
+        self.text.encode(prompt, None, &Device::Cpu).unwrap()
+    }
+}
+
+/// The tiny encoders are 64 and 128 wide, not 768/1024/1280, so these
+/// embeddings are built directly rather than through
+/// `Embedding::from_tensors` (which checks for the released widths; its
+/// own tests cover reading files).
+fn embedding(name: &str, l: Option<Tensor>, h: Option<Tensor>, g: Option<Tensor>) -> Embedding {
+    Embedding {
+        name: name.to_string(),
+        vectors_l: l,
+        vectors_h: h,
+        vectors_g: g,
+    }
+}
+
+/// Context and pooled output agree within `tol` (pooled when both have
+/// one).
+fn same_cond(what: &str, a: &super::text::Conditioning, b: &super::text::Conditioning, tol: f32) {
+    let d = max_diff(&a.context, &b.context);
+    eprintln!("{what}: context max abs diff {d:e}");
+    assert!(d <= tol, "{what}: context differs by {d}");
+    assert_eq!(a.pooled.is_some(), b.pooled.is_some());
+    if let (Some(pa), Some(pb)) = (&a.pooled, &b.pooled) {
+        let d = max_diff(pa, pb);
+        assert!(d <= tol, "{what}: pooled differs by {d}");
+    }
+}
+
+fn differs(a: &super::text::Conditioning, b: &super::text::Conditioning) -> bool {
+    a.context.dims() != b.context.dims() || max_diff(&a.context, &b.context) > 1e-3
+}
+
+/// The embeddings of the tests for a checkpoint: "foxy" holds the token
+/// vectors of "red fox" for each encoder, "catty" those of "red cat".
+fn fox_embeddings(v: &VocabText, family: Family) -> Vec<Embedding> {
+    let make = |name: &str, words: &str| match family {
+        Family::Sd15 => embedding(name, Some(v.rows("cond_stage_model.", words)), None, None),
+        Family::Sd2 => embedding(name, None, Some(v.rows("cond_stage_model.", words)), None),
+        Family::Sdxl => embedding(
+            name,
+            Some(v.rows("conditioner.embedders.0.", words)),
+            None,
+            Some(v.rows("conditioner.embedders.1.", words)),
+        ),
+    };
+    vec![make("foxy", "red fox"), make("catty", "red cat")]
+}
+
+/// An embedding whose vectors are the token embeddings of "red fox"
+/// conditions exactly as the words do, in every family (SDXL: clip_l and
+/// clip_g each from its own set; pooled from clip_g's first end token),
+/// plain, weighted, by bare name, in a negative-style prompt, and across
+/// rows; an embedding of other words does not. Measured: 0 difference
+/// everywhere (the same vectors go through the same arithmetic).
+#[test]
+fn embeddings_condition_as_the_words_they_hold() {
+    for (name, family) in [
+        ("sd15", Family::Sd15),
+        ("sd2", Family::Sd2),
+        ("sdxl", Family::Sdxl),
+    ] {
+        let mut v = vocab_text(name);
+        assert_eq!(v.text.family, family);
+        let plain = v.encode("a red fox");
+        let foxes = fox_embeddings(&v, family);
+        v.text = v.text.with_embeddings(foxes);
+        let tol = 1e-6;
+        same_cond(name, &v.encode("a embedding:foxy"), &plain, tol);
+        same_cond(name, &v.encode("a foxy"), &plain, tol);
+        assert!(differs(&v.encode("a embedding:catty"), &plain), "{name}");
+        // Weights apply to the vectors' positions.
+        let weighted = v.encode("a (red fox:1.3)");
+        assert!(differs(&weighted, &plain));
+        same_cond(name, &v.encode("a (embedding:foxy:1.3)"), &weighted, tol);
+        same_cond(name, &v.encode("a (foxy:1.3)"), &weighted, tol);
+        // A negative prompt: the name, a comma, more words.
+        same_cond(
+            name,
+            &v.encode("embedding:foxy, blurry, lowres"),
+            &v.encode("red fox, blurry, lowres"),
+            tol,
+        );
+        // 74 tokens, then the 2 vectors: they move whole to the second row
+        // as a separate 2-token group would; one 76-token group is split.
+        let cats = "cat ".repeat(74);
+        let moved = v.encode(&format!("{cats}(red fox:1.0)"));
+        assert_eq!(moved.context.dim(1).unwrap(), 154);
+        same_cond(
+            name,
+            &v.encode(&format!("{cats}embedding:foxy")),
+            &moved,
+            tol,
+        );
+        assert!(differs(&v.encode(&format!("{cats}red fox")), &moved));
+    }
+}
+
+/// A reference to no available embedding is dropped (and reported), as
+/// before embeddings existed; the names used are reported for the
+/// metadata, once each, in prompt order.
+#[test]
+fn unknown_embeddings_are_dropped_and_used_ones_reported() {
+    let mut v = vocab_text("sd15");
+    let before = v.encode("a embedding:nope cat");
+    same_cond("no embeddings", &before, &v.encode("a cat"), 0.0);
+    let foxes = fox_embeddings(&v, Family::Sd15);
+    v.text = v.text.with_embeddings(foxes);
+    same_cond("unknown", &v.encode("a embedding:nope cat"), &before, 0.0);
+    let used = v
+        .text
+        .embeddings_in("catty, embedding:nope, embedding:Foxy.pt, foxy");
+    assert_eq!(used.names, ["catty", "foxy"]);
+    assert_eq!(used.warnings.len(), 1, "{:?}", used.warnings);
+    assert!(used.warnings[0].contains("embedding:nope"));
+    assert_eq!(
+        v.text.embeddings_in("a red fox"),
+        super::text::EmbeddingsUsed::default()
+    );
+}
+
+/// An embedding without vectors of an encoder's width is left out of that
+/// encoder only, and reported: an SD1.5 (clip_l) embedding on SDXL
+/// changes clip_l's half of the context and leaves clip_g's half and the
+/// pooled output as without it; on SD1.5 a wrong-width one changes
+/// nothing.
+#[test]
+fn embeddings_of_another_width_leave_that_encoder_alone() {
+    let mut v = vocab_text("sdxl");
+    let (with_words, without) = (v.encode("a red fox cat"), v.encode("a cat"));
+    let l_only = embedding(
+        "foxy",
+        Some(v.rows("conditioner.embedders.0.", "red fox")),
+        None,
+        None,
+    );
+    v.text = v.text.with_embeddings(vec![l_only]);
+    let cond = v.encode("a embedding:foxy cat");
+    let half = |c: &super::text::Conditioning, from: usize, n: usize| {
+        c.context.narrow(2, from, n).unwrap()
+    };
+    assert_eq!(cond.context.dims(), [1, 77, 192]);
+    assert_eq!(
+        max_diff(&half(&cond, 0, 64), &half(&with_words, 0, 64)),
+        0.0
+    );
+    assert_eq!(
+        max_diff(&half(&cond, 64, 128), &half(&without, 64, 128)),
+        0.0
+    );
+    assert!(max_diff(&half(&cond, 64, 128), &half(&with_words, 64, 128)) > 1e-3);
+    assert_eq!(
+        max_diff(
+            cond.pooled.as_ref().unwrap(),
+            without.pooled.as_ref().unwrap()
+        ),
+        0.0
+    );
+    let used = v.text.embeddings_in("a embedding:foxy cat");
+    assert_eq!(used.names, ["foxy"]);
+    assert_eq!(used.warnings.len(), 1, "{:?}", used.warnings);
+    assert!(used.warnings[0].contains("clip_g") && used.warnings[0].contains("128"));
+
+    let mut v = vocab_text("sd15");
+    let plain = v.encode("a cat");
+    let narrow = Tensor::zeros((2, 32), DType::F32, &Device::Cpu).unwrap();
+    v.text = v
+        .text
+        .with_embeddings(vec![embedding("foxy", Some(narrow), None, None)]);
+    same_cond(
+        "wrong width",
+        &v.encode("a embedding:foxy cat"),
+        &plain,
+        0.0,
+    );
+    let used = v.text.embeddings_in("a embedding:foxy cat");
+    assert!(used.names.is_empty());
+    assert!(used.warnings[0].contains("clip_l"), "{:?}", used.warnings);
+}

@@ -170,7 +170,6 @@ fn in_process(db: &Path) -> Vec<(String, f64)> {
                 model: None,
                 loras: Vec::new(),
                 no_auto_lora: false,
-                no_auto_embeddings: false,
                 vae: None,
                 refiner: Default::default(),
             };

@@ -96,7 +96,6 @@ pub fn run(
     };
 
     let machine = Machine::read(settings, args)?;
-    let rendering = !(explain || args.dry_run);
 
     for prompt in prompts {
         let analysis = analysis_for(settings, &prompt, args.style.as_deref(), printer);
@@ -126,10 +125,6 @@ pub fn run(
             model: model.clone(),
             loras: loras.clone(),
             no_auto_lora: args.no_auto_lora,
-            // This version's renderer does not apply textual inversions yet:
-            // a render's plan leaves the automatic ones out (explain still
-            // shows what would be chosen).
-            no_auto_embeddings: rendering,
             vae: vae.clone(),
             refiner: refiner.clone(),
         };
@@ -162,6 +157,16 @@ pub fn run(
                         .cloned()
                 })
                 .collect();
+            let embedding_entries: Vec<&CatalogEntry> = plan
+                .embeddings
+                .iter()
+                .filter_map(|u| {
+                    catalogue
+                        .entries
+                        .iter()
+                        .find(|e| e.id == u.id && e.path == u.path)
+                })
+                .collect();
             let refiner_entry = plan
                 .required_files
                 .iter()
@@ -182,6 +187,7 @@ pub fn run(
                 &PlanFiles {
                     loras: &lora_entries,
                     refiner: refiner_entry,
+                    embeddings: &embedding_entries,
                 },
                 &machine,
                 init.as_ref(),
@@ -233,11 +239,6 @@ fn render_plan(
     args: &GenerateArgs,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    for text in [&plan.final_prompt, &plan.negative_prompt] {
-        if text.contains("embedding:") {
-            printer.warn("textual-inversion embeddings are not applied by this version yet; `embedding:` references are left out of the render");
-        }
-    }
     let job = job_for(plan, ckpt, machine, init)?;
     let bar = RenderBar::new(printer, plan.preset.steps);
     let started = std::time::Instant::now();
@@ -261,6 +262,12 @@ fn render_plan(
                 e.autov3.clone().or_else(|| e.autov2.clone())?,
             ))
         })
+        .collect();
+    // A1111 names an embedding by the first 12 hex digits of its SHA-256.
+    params.ti_hashes = files
+        .embeddings
+        .iter()
+        .filter_map(|e| Some((e.name.clone(), e.sha256.as_ref()?.get(..12)?.to_string())))
         .collect();
     let text = params.to_a1111();
     for (i, rgb) in images.iter().enumerate() {
@@ -299,6 +306,7 @@ fn render_plan(
 struct PlanFiles<'a> {
     loras: &'a [CatalogEntry],
     refiner: Option<&'a CatalogEntry>,
+    embeddings: &'a [&'a CatalogEntry],
 }
 
 /// A1111's default denoising strength for img2img.
@@ -440,6 +448,11 @@ fn job_for(
         vae_fp16_safe: plan.vae.as_ref().is_some_and(|v| fp16_fixed_vae(&v.name)),
         init_image: init.map(|i| i.pixels(width, height)),
         refiner,
+        embeddings: plan
+            .embeddings
+            .iter()
+            .map(|e| PathBuf::from(&e.path))
+            .collect(),
     })
 }
 

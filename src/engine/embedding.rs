@@ -145,15 +145,16 @@ impl Embedding {
     fn put(&mut self, key: &str, tensor: &Tensor) -> Result<(), String> {
         let vectors = as_vectors(key, tensor)?;
         let width = vectors.dim(1).map_err(|e| e.to_string())?;
-        let slot = match width {
-            WIDTH_L => &mut self.vectors_l,
-            WIDTH_H => &mut self.vectors_h,
-            WIDTH_G => &mut self.vectors_g,
-            w => {
-                return Err(format!(
-                    "{key} has width {w}, which is no text encoder's (768 CLIP-L, 1024 OpenCLIP-H, 1280 OpenCLIP-G)"
-                ));
-            }
+        // SDXL pairs go by their key; a single tensor by its width. One of
+        // a width no released encoder has is kept as it is, as ComfyUI
+        // keeps it: the encoders leave it out with a warning, each whose
+        // width differs.
+        let slot = match (key, width) {
+            ("clip_l", _) => &mut self.vectors_l,
+            ("clip_g", _) => &mut self.vectors_g,
+            (_, WIDTH_H) => &mut self.vectors_h,
+            (_, WIDTH_G) => &mut self.vectors_g,
+            _ => &mut self.vectors_l,
         };
         *slot = Some(vectors);
         Ok(())

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use candle_core::{DType, Device, Tensor};
 
+use super::embedding::Embedding;
 use super::models::Family;
 use super::models::loader::{Checkpoint, LoadOptions};
 use super::models::unet::{
@@ -58,6 +59,9 @@ pub struct Job {
     pub init_image: Option<Vec<u8>>,
     /// The SDXL refiner, which takes over from the base at a step.
     pub refiner: Option<RefinerStage>,
+    /// Textual-inversion embedding files the prompts may name
+    /// (`embedding:name` or A1111's bare name).
+    pub embeddings: Vec<PathBuf>,
 }
 
 /// The second stage of an SDXL render.
@@ -126,6 +130,11 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
         vae_encoder: false,
     };
     apply_loras(&ckpt, &job.loras, progress)?;
+    let embeddings = job
+        .embeddings
+        .iter()
+        .map(|p| Embedding::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let ms = model_sampling(&ckpt, job.base)?;
     // The latent size follows the VAE's own scale (8 for every released
     // family), read from its shapes; its weights load after the UNet is gone.
@@ -178,6 +187,7 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
     let stage = StageInput {
         job,
         opts: &opts,
+        embeddings: &embeddings,
         ms: &ms,
         sigmas: base_sigmas,
         step_offset: 0,
@@ -210,6 +220,7 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
         let stage = StageInput {
             job,
             opts: &opts,
+            embeddings: &embeddings,
             ms: &rms,
             sigmas: &rsigmas[switch.min(rsigmas.len())..],
             step_offset: switch,
@@ -275,6 +286,7 @@ fn from_rgb8(rgb: &[u8], h: usize, w: usize, device: &Device) -> anyhow::Result<
 struct StageInput<'a> {
     job: &'a Job,
     opts: &'a LoadOptions,
+    embeddings: &'a [Embedding],
     ms: &'a ModelSampling,
     sigmas: &'a [f64],
     /// Steps the earlier stage took (for the progress bar).
@@ -299,7 +311,14 @@ fn denoise(
     let job = s.job;
     let (cond, uncond) = {
         progress.stage(Stage::Loading);
-        let text = ckpt.text_encoders(s.opts)?;
+        let text = ckpt
+            .text_encoders(s.opts)?
+            .with_embeddings(s.embeddings.to_vec());
+        for prompt in [&job.prompt, &job.negative] {
+            for w in text.embeddings_in(prompt).warnings {
+                progress.warn(&w);
+            }
+        }
         progress.stage(Stage::Encoding);
         let layer = clip_layer(job.clip_skip);
         (
@@ -510,6 +529,7 @@ mod tests {
             vae_fp16_safe: false,
             init_image: None,
             refiner: None,
+            embeddings: Vec::new(),
         }
     }
 
@@ -614,6 +634,7 @@ mod tests {
         let stage = |sigmas, offset, fresh| StageInput {
             job: &j,
             opts: &opts,
+            embeddings: &[],
             ms: &ms,
             sigmas,
             step_offset: offset,

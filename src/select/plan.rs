@@ -89,8 +89,6 @@ pub struct Request {
     pub model: Option<CatalogEntry>,
     pub loras: Vec<(CatalogEntry, Option<f64>)>,
     pub no_auto_lora: bool,
-    /// Leave negative embeddings out (a renderer that cannot apply them).
-    pub no_auto_embeddings: bool,
     pub vae: Option<CatalogEntry>,
     /// `--refiner`: the preset's choice, none, or a given file.
     pub refiner: RefinerChoice,
@@ -505,9 +503,6 @@ fn negative_embeddings(
     if let Some(neg) = &req.negative {
         return (Vec::new(), neg.clone());
     }
-    if req.no_auto_embeddings {
-        return (Vec::new(), String::new());
-    }
     let mut found: Vec<Candidate> = cat
         .of_kind(&[Kind::Embedding])
         .into_iter()
@@ -553,8 +548,8 @@ fn negative_embeddings(
 
 /// The textual-inversion embeddings the prompt and negative prompt name:
 /// ComfyUI's `embedding:name` (any family: the text encoders use the
-/// vectors of their own width) and A1111's bare file names (only among
-/// embeddings of the checkpoint's family, as A1111 offers only those). An
+/// vectors of their own width) and A1111's bare file names (not among
+/// embeddings of another family, as A1111 offers only those that fit). An
 /// `embedding:name` the catalogue lacks is left out with a warning, as
 /// ComfyUI does.
 fn prompt_embeddings(
@@ -574,7 +569,11 @@ fn prompt_embeddings(
             let Some(c) = all.iter().find(|c| c.entry.name == u.name) else {
                 continue;
             };
-            if u.syntax == Syntax::Bare && compatible(c.base, ckpt.base).is_err() {
+            // A bare name may be a plain word: only embeddings this
+            // checkpoint can use (or of unknown family, which the text
+            // encoders check by width) are taken.
+            let other_family = c.base != Base::Unknown && compatible(c.base, ckpt.base).is_err();
+            if u.syntax == Syntax::Bare && other_family {
                 continue;
             }
             if !out.iter().any(|o| o.id == c.entry.id) {

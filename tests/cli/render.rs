@@ -511,3 +511,72 @@ fn refiner_and_fp16_vae_choices_show_in_the_plan() {
     let fp16 = plan(&["--dtype", "f16"]);
     assert_eq!(fp16["vae"]["name"], "sdxl_vae_fp16_fix", "{}", fp16["vae"]);
 }
+
+/// Textual inversion end to end (issue: Rendering II): an embedding in the
+/// catalogue whose vectors are the checkpoint's own token vectors of "red
+/// fox" renders exactly the image the words render, named the ComfyUI way
+/// or the A1111 way, and the PNG names it with its hash under `TI hashes`.
+#[test]
+fn embeddings_render_as_the_words_they_hold() {
+    let env = Env::new();
+    let ckpt = env.models().join("checkpoints/tiny-sd15.safetensors");
+    tiny_sd15(&ckpt);
+    let key = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight";
+    let width = 128;
+    let table = weights(key, 49408 * width, width);
+    let ids = gen_core::engine::models::tokenizer::encode("red fox");
+    let rows: Vec<f32> = ids
+        .iter()
+        .flat_map(|&id| table[id as usize * width..(id as usize + 1) * width].to_vec())
+        .collect();
+    write(
+        &env.models().join("embeddings/foxy.safetensors"),
+        &[Fixture::F16(
+            "emb_params".into(),
+            vec![ids.len(), width],
+            rows,
+        )],
+        &[],
+    );
+    let out = env.run(&["index", "--models", env.models().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out_dir = env.root().join("out");
+    let render = |prompt: &str| {
+        let out = env.run(&[
+            prompt,
+            "--model",
+            ckpt.to_str().unwrap(),
+            "--negative",
+            "blurry",
+            "--seed",
+            "11",
+            "--steps",
+            "2",
+            "--width",
+            "64",
+            "--height",
+            "64",
+            "--no-auto-lora",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{prompt}: {}", stderr(&out));
+        PathBuf::from(stdout(&out).trim())
+    };
+    let words = render("a red fox");
+    let comfy = render("a embedding:foxy");
+    let a1111 = render("a foxy");
+    let other = render("a red cat");
+    assert!(pixels(&words) == pixels(&comfy), "embedding:foxy differs");
+    assert!(pixels(&words) == pixels(&a1111), "bare foxy differs");
+    assert!(pixels(&words) != pixels(&other), "red cat is red fox");
+    let texts = read_texts(&std::fs::read(&comfy).unwrap()).unwrap();
+    let params = &texts.iter().find(|(k, _)| k == "parameters").unwrap().1;
+    let sha = sha256_hex(&std::fs::read(env.models().join("embeddings/foxy.safetensors")).unwrap());
+    assert!(
+        params.contains(&format!("TI hashes: \"foxy: {}\"", &sha[..12])),
+        "{params}"
+    );
+    let plain = read_texts(&std::fs::read(&words).unwrap()).unwrap();
+    assert!(!plain.iter().any(|(_, t)| t.contains("TI hashes")));
+}

@@ -120,10 +120,12 @@ fn bad_embeddings_are_refused_with_the_file_named() {
         "odd.safetensors",
         &[("emb_params", ramp(&[2, 512], DType::F32))],
     );
-    let err = Embedding::load(&odd).expect_err("width");
-    assert!(
-        err.to_string().contains("odd.safetensors") && err.to_string().contains("512"),
-        "{err}"
+    // No released encoder is 512 wide; ComfyUI keeps such vectors and each
+    // encoder of another width leaves them out with a warning.
+    let odd = Embedding::load(&odd).expect("any width loads");
+    assert_eq!(
+        odd.vectors_in(Slot::G).map(|t| t.dims().to_vec()),
+        Some(vec![2, 512])
     );
 
     let many = write(

@@ -1175,11 +1175,15 @@ struct VocabText {
 
 fn vocab_text(family: &str) -> VocabText {
     let dir = tempfile::tempdir().unwrap();
-    let header = std::fs::read_to_string(data_dir().join(format!("{family}.header.jsonl")))
-        .unwrap()
-        .replace("[1000, 64]", "[49408, 64]")
-        .replace("[1000, 128]", "[49408, 128]");
-    let path = build_from_header(dir.path(), &format!("{family}-vocab"), &header, &[]);
+    let path = if family == "sdxl_refiner" {
+        tiny_render_checkpoint(dir.path(), family)
+    } else {
+        let header = std::fs::read_to_string(data_dir().join(format!("{family}.header.jsonl")))
+            .unwrap()
+            .replace("[1000, 64]", "[49408, 64]")
+            .replace("[1000, 128]", "[49408, 128]");
+        build_from_header(dir.path(), &format!("{family}-vocab"), &header, &[])
+    };
     let ckpt = Checkpoint::open(&path, None).unwrap();
     VocabText {
         text: ckpt.text_encoders(&opts()).unwrap(),
@@ -1254,6 +1258,12 @@ fn fox_embeddings(v: &VocabText, family: Family) -> Vec<Embedding> {
             None,
             Some(v.rows("conditioner.embedders.1.", words)),
         ),
+        Family::SdxlRefiner => embedding(
+            name,
+            None,
+            None,
+            Some(v.rows("conditioner.embedders.0.", words)),
+        ),
     };
     vec![make("foxy", "red fox"), make("catty", "red cat")]
 }
@@ -1270,6 +1280,7 @@ fn embeddings_condition_as_the_words_they_hold() {
         ("sd15", Family::Sd15),
         ("sd2", Family::Sd2),
         ("sdxl", Family::Sdxl),
+        ("sdxl_refiner", Family::SdxlRefiner),
     ] {
         let mut v = vocab_text(name);
         assert_eq!(v.text.family, family);

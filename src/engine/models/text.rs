@@ -235,6 +235,7 @@ fn slots(family: Family) -> &'static [Slot] {
         Family::Sd15 => &[Slot::L],
         Family::Sd2 => &[Slot::H],
         Family::Sdxl => &[Slot::L, Slot::G],
+        Family::SdxlRefiner => &[Slot::G],
     }
 }
 

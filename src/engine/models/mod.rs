@@ -59,7 +59,7 @@ pub mod vae;
 pub mod weights;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use loader::{Checkpoint, LoadOptions, Pipeline};
 

@@ -372,7 +372,9 @@ def strict_load(model, sd, what):
         sys.exit(1)
 
 
-def unet_reference(cfgd, sd, latent_hw, seed):
+def unet_model(cfgd, sd, latent_hw):
+    """diffusers' UNet2DConditionModel for a tiny layout, loaded from the
+    LDM state dict through diffusers' single-file conversion; f32, eval."""
     C, mult = cfgd["C"], cfgd["mult"]
     heads = [8] * len(mult) if not cfgd["linear"] else [max(1, C * m // 64) for m in mult]
     blocks_down = ["CrossAttnDownBlock2D" if d else "DownBlock2D" for d in cfgd["depth"]]
@@ -399,7 +401,11 @@ def unet_reference(cfgd, sd, latent_hw, seed):
     model = UNet2DConditionModel(**config)
     conv = convert_ldm_unet_checkpoint(as_f32(sd), config)
     strict_load(model, conv, "unet")
-    model.eval()
+    return model.eval()
+
+
+def unet_reference(cfgd, sd, latent_hw, seed):
+    model = unet_model(cfgd, sd, latent_hw)
     g = torch.Generator().manual_seed(seed)
     x = torch.randn((2, 4, *latent_hw), generator=g)
     t = torch.tensor([999.0, 17.5])

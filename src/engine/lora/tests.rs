@@ -9,6 +9,7 @@ use super::*;
 use crate::catalog::testkit::{self, TensorSpec};
 
 mod parity;
+mod unet_parity;
 
 /// The checkpoint's key map and its weight shapes.
 fn checkpoint(name: &str) -> (KeyMap, HashMap<String, Vec<usize>>) {

@@ -55,7 +55,7 @@ fn synth(key: &str, shape: &[usize]) -> Vec<f32> {
 
 /// Writes the tiny checkpoint of `family` (sd15, sd2, sdxl) from its
 /// header, optionally without some keys, and returns its path.
-fn build_checkpoint(dir: &Path, family: &str, drop: &[&str]) -> PathBuf {
+pub(crate) fn build_checkpoint(dir: &Path, family: &str, drop: &[&str]) -> PathBuf {
     let header =
         std::fs::read_to_string(data_dir().join(format!("{family}.header.jsonl"))).unwrap();
     build_from_header(dir, family, &header, drop)

@@ -21,21 +21,23 @@ timings side by side with their ratio.
 
 Add --reuse to time the weights already written (to alternate runs).
 
-Measured 2026-11-22 on the 2-core AMD EPYC (AVX-512) dev machine, shared
-with other builds, so the numbers move with its load; minimum of 3 runs,
-batch 1, f32, 2 threads, release build of gen. Back to back under load
-(load average ~4): diffusers 13.8 s vs gen 11.3 s (ratio 0.82), then
-diffusers 12.7 s vs gen 12.1 s (0.96). In a quiet spell diffusers took
-4.1 s; gen's best quiet run was 8.1-9.0 s (about 2x), so on an idle CPU
-PyTorch still leads: its oneDNN convolutions use AVX-512 while the `gemm`
-crate behind candle uses AVX2 on stable Rust (the matrix kernel is half of
-gen's profile), and its SDPA attention is one fused kernel. Under load
-PyTorch's OpenMP threads degrade far more than gen's. Full-size outputs
-agree to 3.3e-6. What made gen 1.5-2x faster than plain candle here:
-3x3 convolutions as one matmul over shifted views instead of candle's
-im2col, a vectorised in-place softmax, and attention and convolution
-buffers kept under 16 MB so the allocator reuses memory instead of
-mapping fresh zeroed pages for every tensor.
+Measured 2026-11-22 on the 2-core AMD EPYC (AVX-512) dev machine, quiet,
+runs alternated (diffusers, gen, diffusers, gen, ...), each side the
+minimum of 3 steps, batch 1, f32, release build of gen:
+- 2 threads: diffusers 4.56 / 4.94 / 5.14 s, gen 4.35 / 4.60 / 4.32 s;
+  ratios gen/diffusers 0.95, 0.93, 0.84 (median 0.93).
+- pinned to one core (`taskset -c 0`, 1 thread each): diffusers 8.22 /
+  8.41 s, gen 6.87 / 5.99 s; ratios 0.83, 0.71.
+Full-size outputs agree to 3.3e-6. What made gen faster than plain candle
+(which took about 2x diffusers' time here): gemm's AVX-512 kernels for
+candle's matmuls (the `x86-v4` feature; the matrix kernel is half of the
+profile, and on stable Rust gemm otherwise stays on AVX2), 3x3
+convolutions as one matmul over shifted views instead of candle's im2col,
+a vectorised in-place softmax, and attention and convolution buffers kept
+under 16 MB so the allocator reuses memory instead of mapping fresh zeroed
+pages for every tensor. With gemm's AVX2 kernels (before `x86-v4`) gen
+took about 2x diffusers' time on this machine; on a CPU without AVX-512
+gemm chooses AVX2 at run time and oneDNN does too; that was not measured.
 """
 
 import argparse

@@ -46,6 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'gen' -ScriptBlock {
             [CompletionResult]::new('--init-image', '--init-image', [CompletionResultType]::ParameterName, 'img2img: start from this PNG, JPEG or WebP (its size, unless --width/--height)')
             [CompletionResult]::new('--denoise', '--denoise', [CompletionResultType]::ParameterName, 'How much of the init image is redrawn, 0.0 to 1.0 (default 0.75 with --init-image)')
             [CompletionResult]::new('--clip-skip', '--clip-skip', [CompletionResultType]::ParameterName, 'clip-skip')
+            [CompletionResult]::new('--weighting', '--weighting', [CompletionResultType]::ParameterName, 'Prompt weighting: comfyui (default, `[word]` is text) or a1111 (`[word]` weighs 1/1.1)')
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output folder; `-` writes the PNG bytes to stdout')
             [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'auto, cpu, cuda[:N] or metal')
             [CompletionResult]::new('--dtype', '--dtype', [CompletionResultType]::ParameterName, 'dtype')
@@ -57,8 +58,8 @@ Register-ArgumentCompleter -Native -CommandName 'gen' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeat for more)')
             [CompletionResult]::new('--no-auto-lora', '--no-auto-lora', [CompletionResultType]::ParameterName, 'Do not add LoRAs automatically')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the plan only')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Generate images from a prompt (the default command)')
@@ -90,6 +91,7 @@ Register-ArgumentCompleter -Native -CommandName 'gen' -ScriptBlock {
             [CompletionResult]::new('--init-image', '--init-image', [CompletionResultType]::ParameterName, 'img2img: start from this PNG, JPEG or WebP (its size, unless --width/--height)')
             [CompletionResult]::new('--denoise', '--denoise', [CompletionResultType]::ParameterName, 'How much of the init image is redrawn, 0.0 to 1.0 (default 0.75 with --init-image)')
             [CompletionResult]::new('--clip-skip', '--clip-skip', [CompletionResultType]::ParameterName, 'clip-skip')
+            [CompletionResult]::new('--weighting', '--weighting', [CompletionResultType]::ParameterName, 'Prompt weighting: comfyui (default, `[word]` is text) or a1111 (`[word]` weighs 1/1.1)')
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output folder; `-` writes the PNG bytes to stdout')
             [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'auto, cpu, cuda[:N] or metal')
             [CompletionResult]::new('--dtype', '--dtype', [CompletionResultType]::ParameterName, 'dtype')
@@ -108,8 +110,8 @@ Register-ArgumentCompleter -Native -CommandName 'gen' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeat for more)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeat for more)')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'gen;explain' {
@@ -131,6 +133,7 @@ Register-ArgumentCompleter -Native -CommandName 'gen' -ScriptBlock {
             [CompletionResult]::new('--init-image', '--init-image', [CompletionResultType]::ParameterName, 'img2img: start from this PNG, JPEG or WebP (its size, unless --width/--height)')
             [CompletionResult]::new('--denoise', '--denoise', [CompletionResultType]::ParameterName, 'How much of the init image is redrawn, 0.0 to 1.0 (default 0.75 with --init-image)')
             [CompletionResult]::new('--clip-skip', '--clip-skip', [CompletionResultType]::ParameterName, 'clip-skip')
+            [CompletionResult]::new('--weighting', '--weighting', [CompletionResultType]::ParameterName, 'Prompt weighting: comfyui (default, `[word]` is text) or a1111 (`[word]` weighs 1/1.1)')
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output folder; `-` writes the PNG bytes to stdout')
             [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'auto, cpu, cuda[:N] or metal')
             [CompletionResult]::new('--dtype', '--dtype', [CompletionResultType]::ParameterName, 'dtype')
@@ -149,8 +152,8 @@ Register-ArgumentCompleter -Native -CommandName 'gen' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (repeat for more)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (repeat for more)')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'gen;index' {

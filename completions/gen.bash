@@ -146,7 +146,7 @@ _gen() {
 
     case "${cmd}" in
         gen)
-            opts="-q -v -h -V --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --refiner --init-image --denoise --clip-skip --out --dry-run --device --dtype --help --version generate explain index models presets system completions help"
+            opts="-q -v -h -V --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --refiner --init-image --denoise --clip-skip --weighting --out --dry-run --device --dtype --help --version generate explain index models presets system completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,6 +252,10 @@ _gen() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --weighting)
+                    COMPREPLY=($(compgen -W "comfyui a1111" -- "${cur}"))
+                    return 0
+                    ;;
                 --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -314,7 +318,7 @@ _gen() {
             return 0
             ;;
         gen__subcmd__explain)
-            opts="-q -v -h --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --refiner --init-image --denoise --clip-skip --out --dry-run --device --dtype --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --help"
+            opts="-q -v -h --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --refiner --init-image --denoise --clip-skip --weighting --out --dry-run --device --dtype --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -390,6 +394,10 @@ _gen() {
                     ;;
                 --clip-skip)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weighting)
+                    COMPREPLY=($(compgen -W "comfyui a1111" -- "${cur}"))
                     return 0
                     ;;
                 --out)
@@ -440,7 +448,7 @@ _gen() {
             return 0
             ;;
         gen__subcmd__generate)
-            opts="-q -v -h --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --refiner --init-image --denoise --clip-skip --out --dry-run --device --dtype --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --help"
+            opts="-q -v -h --style --quality --num-images --seed --steps --cfg --sampler --scheduler --width --height --negative --model --lora --no-auto-lora --vae --refiner --init-image --denoise --clip-skip --weighting --out --dry-run --device --dtype --comfyui --models --db --config --civitai-url --ollama-url --ollama-model --offline --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -516,6 +524,10 @@ _gen() {
                     ;;
                 --clip-skip)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weighting)
+                    COMPREPLY=($(compgen -W "comfyui a1111" -- "${cur}"))
                     return 0
                     ;;
                 --out)

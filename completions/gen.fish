@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_gen_global_optspecs
-    string join \n comfyui= models= db= config= civitai-url= ollama-url= ollama-model= offline json q/quiet v/verbose style= quality= num-images= seed= steps= cfg= sampler= scheduler= width= height= negative= model= lora= no-auto-lora vae= refiner= init-image= denoise= clip-skip= out= dry-run device= dtype= h/help V/version
+    string join \n comfyui= models= db= config= civitai-url= ollama-url= ollama-model= offline json q/quiet v/verbose style= quality= num-images= seed= steps= cfg= sampler= scheduler= width= height= negative= model= lora= no-auto-lora vae= refiner= init-image= denoise= clip-skip= weighting= out= dry-run device= dtype= h/help V/version
 end
 
 function __fish_gen_needs_command
@@ -52,6 +52,8 @@ complete -c gen -n "__fish_gen_needs_command" -l refiner -d 'SDXL refiner by nam
 complete -c gen -n "__fish_gen_needs_command" -l init-image -d 'img2img: start from this PNG, JPEG or WebP (its size, unless --width/--height)' -r -F
 complete -c gen -n "__fish_gen_needs_command" -l denoise -d 'How much of the init image is redrawn, 0.0 to 1.0 (default 0.75 with --init-image)' -r
 complete -c gen -n "__fish_gen_needs_command" -l clip-skip -r
+complete -c gen -n "__fish_gen_needs_command" -l weighting -d 'Prompt weighting: comfyui (default, `[word]` is text) or a1111 (`[word]` weighs 1/1.1)' -r -f -a "comfyui\t'ComfyUI\'s: `(word)`, `(word:1.2)`; `[word]` is plain text'
+a1111\t'A1111\'s: also `[word]`, which divides the weight by 1.1'"
 complete -c gen -n "__fish_gen_needs_command" -l out -d 'Output folder; `-` writes the PNG bytes to stdout' -r -F
 complete -c gen -n "__fish_gen_needs_command" -l device -d 'auto, cpu, cuda[:N] or metal' -r
 complete -c gen -n "__fish_gen_needs_command" -l dtype -r -f -a "f32\t''
@@ -63,7 +65,7 @@ complete -c gen -n "__fish_gen_needs_command" -s q -l quiet -d 'Only errors on s
 complete -c gen -n "__fish_gen_needs_command" -s v -l verbose -d 'More detail on stderr (repeat for more)'
 complete -c gen -n "__fish_gen_needs_command" -l no-auto-lora -d 'Do not add LoRAs automatically'
 complete -c gen -n "__fish_gen_needs_command" -l dry-run -d 'Print the plan only'
-complete -c gen -n "__fish_gen_needs_command" -s h -l help -d 'Print help'
+complete -c gen -n "__fish_gen_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gen -n "__fish_gen_needs_command" -s V -l version -d 'Print version'
 complete -c gen -n "__fish_gen_needs_command" -a "generate" -d 'Generate images from a prompt (the default command)'
 complete -c gen -n "__fish_gen_needs_command" -a "explain" -d 'Show the plan for a prompt without rendering (same as --dry-run)'
@@ -94,6 +96,8 @@ complete -c gen -n "__fish_gen_using_subcommand generate" -l refiner -d 'SDXL re
 complete -c gen -n "__fish_gen_using_subcommand generate" -l init-image -d 'img2img: start from this PNG, JPEG or WebP (its size, unless --width/--height)' -r -F
 complete -c gen -n "__fish_gen_using_subcommand generate" -l denoise -d 'How much of the init image is redrawn, 0.0 to 1.0 (default 0.75 with --init-image)' -r
 complete -c gen -n "__fish_gen_using_subcommand generate" -l clip-skip -r
+complete -c gen -n "__fish_gen_using_subcommand generate" -l weighting -d 'Prompt weighting: comfyui (default, `[word]` is text) or a1111 (`[word]` weighs 1/1.1)' -r -f -a "comfyui\t'ComfyUI\'s: `(word)`, `(word:1.2)`; `[word]` is plain text'
+a1111\t'A1111\'s: also `[word]`, which divides the weight by 1.1'"
 complete -c gen -n "__fish_gen_using_subcommand generate" -l out -d 'Output folder; `-` writes the PNG bytes to stdout' -r -F
 complete -c gen -n "__fish_gen_using_subcommand generate" -l device -d 'auto, cpu, cuda[:N] or metal' -r
 complete -c gen -n "__fish_gen_using_subcommand generate" -l dtype -r -f -a "f32\t''
@@ -112,7 +116,7 @@ complete -c gen -n "__fish_gen_using_subcommand generate" -l offline -d 'No netw
 complete -c gen -n "__fish_gen_using_subcommand generate" -l json -d 'Machine-readable JSON on stdout'
 complete -c gen -n "__fish_gen_using_subcommand generate" -s q -l quiet -d 'Only errors on stderr'
 complete -c gen -n "__fish_gen_using_subcommand generate" -s v -l verbose -d 'More detail on stderr (repeat for more)'
-complete -c gen -n "__fish_gen_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c gen -n "__fish_gen_using_subcommand generate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gen -n "__fish_gen_using_subcommand explain" -l style -d 'Style: realistic, anime, artistic, 3d, ... (free text)' -r
 complete -c gen -n "__fish_gen_using_subcommand explain" -l quality -d 'Quality level of the preset' -r -f -a "fast\t''
 balanced\t''
@@ -134,6 +138,8 @@ complete -c gen -n "__fish_gen_using_subcommand explain" -l refiner -d 'SDXL ref
 complete -c gen -n "__fish_gen_using_subcommand explain" -l init-image -d 'img2img: start from this PNG, JPEG or WebP (its size, unless --width/--height)' -r -F
 complete -c gen -n "__fish_gen_using_subcommand explain" -l denoise -d 'How much of the init image is redrawn, 0.0 to 1.0 (default 0.75 with --init-image)' -r
 complete -c gen -n "__fish_gen_using_subcommand explain" -l clip-skip -r
+complete -c gen -n "__fish_gen_using_subcommand explain" -l weighting -d 'Prompt weighting: comfyui (default, `[word]` is text) or a1111 (`[word]` weighs 1/1.1)' -r -f -a "comfyui\t'ComfyUI\'s: `(word)`, `(word:1.2)`; `[word]` is plain text'
+a1111\t'A1111\'s: also `[word]`, which divides the weight by 1.1'"
 complete -c gen -n "__fish_gen_using_subcommand explain" -l out -d 'Output folder; `-` writes the PNG bytes to stdout' -r -F
 complete -c gen -n "__fish_gen_using_subcommand explain" -l device -d 'auto, cpu, cuda[:N] or metal' -r
 complete -c gen -n "__fish_gen_using_subcommand explain" -l dtype -r -f -a "f32\t''
@@ -152,7 +158,7 @@ complete -c gen -n "__fish_gen_using_subcommand explain" -l offline -d 'No netwo
 complete -c gen -n "__fish_gen_using_subcommand explain" -l json -d 'Machine-readable JSON on stdout'
 complete -c gen -n "__fish_gen_using_subcommand explain" -s q -l quiet -d 'Only errors on stderr'
 complete -c gen -n "__fish_gen_using_subcommand explain" -s v -l verbose -d 'More detail on stderr (repeat for more)'
-complete -c gen -n "__fish_gen_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c gen -n "__fish_gen_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gen -n "__fish_gen_using_subcommand index" -l threads -d 'Hashing threads [default: all cores]' -r
 complete -c gen -n "__fish_gen_using_subcommand index" -l comfyui -d 'A ComfyUI install: its models/ folder and extra_model_paths.yaml are read' -r -F
 complete -c gen -n "__fish_gen_using_subcommand index" -l models -d 'A models root laid out like ComfyUI\'s models/ (repeatable)' -r -F

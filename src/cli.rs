@@ -191,6 +191,15 @@ pub enum Quality {
     Ultra,
 }
 
+/// How brackets in a prompt weigh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Weighting {
+    /// ComfyUI's: `(word)`, `(word:1.2)`; `[word]` is plain text.
+    Comfyui,
+    /// A1111's: also `[word]`, which divides the weight by 1.1.
+    A1111,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DType {
     F32,
@@ -254,6 +263,9 @@ pub struct GenerateArgs {
     pub denoise: Option<f64>,
     #[arg(long, value_name = "N")]
     pub clip_skip: Option<u32>,
+    /// Prompt weighting: comfyui (default, `[word]` is text) or a1111 (`[word]` weighs 1/1.1).
+    #[arg(long, value_enum)]
+    pub weighting: Option<Weighting>,
     /// Output folder; `-` writes the PNG bytes to stdout.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

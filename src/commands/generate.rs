@@ -14,6 +14,7 @@ use crate::catalog::{CatalogEntry, Category};
 use crate::cli::GenerateArgs;
 use crate::commands::init_image::InitImage;
 use crate::config::Settings;
+use crate::engine::models::prompt::Syntax;
 use crate::engine::render::{Job, RefinerStage, RenderProgress, Stage, render};
 use crate::engine::{Sampler, Scheduler};
 use crate::error::{GenError, Status};
@@ -239,7 +240,7 @@ fn render_plan(
     args: &GenerateArgs,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    let job = job_for(plan, ckpt, machine, init)?;
+    let job = job_for(plan, ckpt, machine, init, args.weighting)?;
     let bar = RenderBar::new(printer, plan.preset.steps);
     let started = std::time::Instant::now();
     let images =
@@ -375,6 +376,7 @@ fn job_for(
     ckpt: &CatalogEntry,
     machine: &Machine,
     init: Option<&InitImage>,
+    weighting: Option<crate::cli::Weighting>,
 ) -> anyhow::Result<Job> {
     let p = &plan.preset;
     let sampler: Sampler = p
@@ -453,6 +455,10 @@ fn job_for(
             .iter()
             .map(|e| PathBuf::from(&e.path))
             .collect(),
+        weighting: match weighting {
+            Some(crate::cli::Weighting::A1111) => Syntax::SquareBrackets,
+            _ => Syntax::ComfyUi,
+        },
     })
 }
 

@@ -14,6 +14,7 @@ use candle_core::{DType, Device, Tensor};
 use super::embedding::Embedding;
 use super::models::Family;
 use super::models::loader::{Checkpoint, LoadOptions};
+use super::models::prompt::Syntax;
 use super::models::unet::{
     AESTHETIC_NEGATIVE, AESTHETIC_POSITIVE, SizeCond, UNetInput, refiner_adm, sdxl_adm,
 };
@@ -62,6 +63,8 @@ pub struct Job {
     /// Textual-inversion embedding files the prompts may name
     /// (`embedding:name` or A1111's bare name).
     pub embeddings: Vec<PathBuf>,
+    /// How brackets weigh (ComfyUI's, or A1111's with `[word]`).
+    pub weighting: Syntax,
 }
 
 /// The second stage of an SDXL render.
@@ -311,9 +314,10 @@ fn denoise(
     let job = s.job;
     let (cond, uncond) = {
         progress.stage(Stage::Loading);
-        let text = ckpt
+        let mut text = ckpt
             .text_encoders(s.opts)?
             .with_embeddings(s.embeddings.to_vec());
+        text.syntax = job.weighting;
         for prompt in [&job.prompt, &job.negative] {
             for w in text.embeddings_in(prompt).warnings {
                 progress.warn(&w);
@@ -530,6 +534,7 @@ mod tests {
             init_image: None,
             refiner: None,
             embeddings: Vec::new(),
+            weighting: Syntax::ComfyUi,
         }
     }
 

@@ -580,3 +580,42 @@ fn embeddings_render_as_the_words_they_hold() {
     let plain = read_texts(&std::fs::read(&words).unwrap()).unwrap();
     assert!(!plain.iter().any(|(_, t)| t.contains("TI hashes")));
 }
+
+/// `--weighting a1111` reads `[word]` as A1111 does (weight / 1.1), the
+/// default reads it as ComfyUI does (plain text).
+#[test]
+fn a1111_weighting_reads_square_brackets() {
+    let env = Env::new();
+    let ckpt = env.root().join("m/tiny-sd15.safetensors");
+    tiny_sd15(&ckpt);
+    let out_dir = env.root().join("out");
+    let render = |prompt: &str, extra: &[&str]| {
+        let mut args = vec![
+            prompt,
+            "--model",
+            ckpt.to_str().unwrap(),
+            "--seed",
+            "5",
+            "--steps",
+            "1",
+            "--width",
+            "64",
+            "--height",
+            "64",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = env.run(&args);
+        assert!(out.status.success(), "{prompt}: {}", stderr(&out));
+        pixels(&PathBuf::from(stdout(&out).trim()))
+    };
+    let lowered = render("a (red:0.9090909090909091) fox", &[]);
+    let a1111 = render("a [red] fox", &["--weighting", "a1111"]);
+    let comfy = render("a [red] fox", &[]);
+    assert!(
+        a1111 == lowered,
+        "[red] is not red/1.1 with --weighting a1111"
+    );
+    assert!(comfy != lowered, "[red] weighs by default");
+}

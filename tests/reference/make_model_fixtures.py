@@ -11,7 +11,8 @@ How to run (from the repository root; CPU only, about a minute):
 What it writes under tests/data/reference/models/ (all small, committed):
 
 * ``<family>.header.jsonl``: the key/shape/dtype list of a tiny checkpoint in
-  the REAL single-file LDM layout of SD1.5, SD2.x and SDXL. The layout is
+  the REAL single-file LDM layout of SD1.5, SD2.x, SDXL and the SDXL
+  refiner. The layout is
   checked here against the headers of real files
   (shared/samples/headers/*.json, copied to headers/): the sets of key
   patterns (indices replaced by N) are equal.
@@ -297,6 +298,16 @@ FAMILIES = {
         clip_l=64,
         clip_g=128,
     ),
+    # SDXL refiner: OpenCLIP-G alone (under conditioner.embedders.0),
+    # cross-attention on its width, no attention on the first and last
+    # levels, ADM of pooled G projection 128 + 5 x 256 (height, width,
+    # crop top, crop left, aesthetic score).
+    "sdxl_refiner": dict(
+        real="sdxl_refiner_checkpoint.json",
+        dtype="F16",
+        unet=dict(C=32, mult=[1, 2, 2], nres=1, depth=[0, 1, 0], ctx=128, linear=True, adm=128 + 5 * 256, adm_values=5),
+        clip_g=128,
+    ),
 }
 
 
@@ -309,6 +320,8 @@ def family_layout(name, f):
     elif name == "sd2":
         open_clip_layout(L, "cond_stage_model.model", f["clip_h"], 2, f["clip_h"])
         L.add("v_pred", [], "F32")
+    elif name == "sdxl_refiner":
+        open_clip_layout(L, "conditioner.embedders.0.model", f["clip_g"], 2, f["clip_g"])
     else:
         hf_clip_layout(L, "conditioner.embedders.0.transformer", f["clip_l"], 2, position_ids=True)
         open_clip_layout(L, "conditioner.embedders.1.model", f["clip_g"], 2, f["clip_g"])
@@ -413,9 +426,15 @@ def unet_reference(cfgd, sd, latent_hw, seed):
     extra = {}
     out = {"unet.x": x, "unet.t": t, "unet.context": ctx}
     if cfgd.get("adm"):
-        pooled = torch.randn((2, cfgd["adm"] - 6 * 256), generator=g)
+        values = cfgd.get("adm_values", 6)
+        pooled = torch.randn((2, cfgd["adm"] - values * 256), generator=g)
         h, w = latent_hw[0] * 8, latent_hw[1] * 8
-        time_ids = torch.tensor([[h, w, 0, 0, h, w], [h, w, 0, 0, h, w]], dtype=torch.float32)
+        if values == 6:
+            time_ids = torch.tensor([[h, w, 0, 0, h, w], [h, w, 0, 0, h, w]], dtype=torch.float32)
+        else:
+            # The refiner: the prompt's row with aesthetic score 6, the
+            # negative's with 2.5 (ComfyUI's defaults).
+            time_ids = torch.tensor([[h, w, 0, 0, 6.0], [h, w, 0, 0, 2.5]], dtype=torch.float32)
         extra = {"added_cond_kwargs": {"text_embeds": pooled, "time_ids": time_ids}}
         out["unet.pooled"] = pooled
     with torch.no_grad():
@@ -513,6 +532,13 @@ def references(name, f, sd):
         conv = convert_open_clip_checkpoint(m, as_f32(sd), prefix="cond_stage_model.model.")
         strict_load(m, conv, "clip_h")
         out.update(clip_reference("clip_h", m, tokens_batch(6), True))
+    elif name == "sdxl_refiner":
+        out.update(unet_reference(f["unet"], sd, (8, 12), 11))
+        out.update(vae_reference(sd, 0.13025, 12))
+        m = hf_clip(sd, f["clip_g"], None, "gelu", projection=f["clip_g"])
+        conv = convert_open_clip_checkpoint(m, as_f32(sd), prefix="conditioner.embedders.0.model.")
+        strict_load(m, conv, "clip_g")
+        out.update(clip_reference("clip_g", m, tokens_batch(13), False))
     else:
         out.update(unet_reference(f["unet"], sd, (8, 12), 7))
         out.update(vae_reference(sd, 0.13025, 8))

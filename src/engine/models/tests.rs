@@ -10,7 +10,9 @@
 //! states the max difference measured when it was written.
 
 use super::loader::{Checkpoint, LoadOptions};
-use super::unet::{SizeCond, UNetInput, sdxl_adm};
+use super::unet::{
+    AESTHETIC_NEGATIVE, AESTHETIC_POSITIVE, SizeCond, UNetInput, refiner_adm, sdxl_adm,
+};
 use super::vae::Tiling;
 use super::{Family, ModelError};
 use candle_core::{DType, Device, Tensor};
@@ -276,7 +278,16 @@ fn check_unet(f: &Fixture, tol: f32) {
             r["unet.x"].dim(2).unwrap() * 8,
             r["unet.x"].dim(3).unwrap() * 8,
         );
-        sdxl_adm(p, &SizeCond::for_image(h, w), 256).unwrap()
+        let size = SizeCond::for_image(h, w);
+        if f.ckpt.family() == Family::SdxlRefiner {
+            // The prompt's row at aesthetic score 6, the negative's at 2.5.
+            let rows = [(0, AESTHETIC_POSITIVE), (1, AESTHETIC_NEGATIVE)].map(|(i, score)| {
+                refiner_adm(&p.narrow(0, i, 1).unwrap(), &size, score, 256).unwrap()
+            });
+            Tensor::cat(&rows, 0).unwrap()
+        } else {
+            sdxl_adm(p, &size, 256).unwrap()
+        }
     });
     let out = unet
         .forward(
@@ -374,6 +385,21 @@ fn sdxl_matches_reference() {
             "conditioner.embedders.1.model.logit_scale",
         ],
     );
+}
+
+// The SDXL refiner: OpenCLIP-G alone under conditioner.embedders.0, a
+// UNet whose ADM embeds height, width, crop and the aesthetic score
+// (diffusers' 5-value time_ids), transformer depths [0, 1, 0].
+// Tolerance 1e-4. Measured: clip_g last 2.4e-6, penultimate 7.7e-7,
+// projected 1.1e-6; unet 2.0e-6; vae decode 1.4e-6, encode 1.6e-7.
+#[test]
+fn sdxl_refiner_matches_reference() {
+    let f = fixture("sdxl_refiner");
+    assert_eq!(f.ckpt.family(), Family::SdxlRefiner);
+    check_clip(&f, 0, "clip_g", false, 1e-4);
+    check_unet(&f, 1e-4);
+    check_vae(&f, 1e-4);
+    check_accounting(&f, &["conditioner.embedders.0.model.logit_scale"]);
 }
 
 fn header_file(name: &str) -> std::sync::Arc<super::weights::TensorFile> {

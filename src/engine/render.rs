@@ -139,6 +139,23 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
         .map(|p| Embedding::load(p))
         .collect::<Result<Vec<_>, _>>()?;
     let ms = model_sampling(&ckpt, job.base)?;
+    // The refiner's header is read now, so a wrong file fails before the
+    // base has sampled; its weights load when its stage comes.
+    let refiner = match &job.refiner {
+        Some(r) => {
+            let rckpt = Checkpoint::open(&r.checkpoint, None)
+                .with_context(|| format!("cannot open the refiner {}", r.checkpoint.display()))?;
+            if rckpt.family() != Family::SdxlRefiner {
+                anyhow::bail!(
+                    "{} is not an SDXL refiner (its layout is {})",
+                    r.checkpoint.display(),
+                    rckpt.family().name()
+                );
+            }
+            Some(rckpt)
+        }
+        None => None,
+    };
     // The latent size follows the VAE's own scale (8 for every released
     // family), read from its shapes; its weights load after the UNet is gone.
     let factor = ckpt.vae_factor(&opts)?;
@@ -199,19 +216,10 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
     };
     let mut latent = denoise(&ckpt, &stage, start, factor, progress)?;
 
-    if let Some(refiner) = &job.refiner
+    if let Some(rckpt) = &refiner
         && switch + 1 < sigmas.len()
     {
         progress.stage(Stage::Loading);
-        let rckpt = Checkpoint::open(&refiner.checkpoint, None)
-            .with_context(|| format!("cannot open the refiner {}", refiner.checkpoint.display()))?;
-        if rckpt.family() != Family::SdxlRefiner {
-            anyhow::bail!(
-                "{} is not an SDXL refiner (its layout is {})",
-                refiner.checkpoint.display(),
-                rckpt.family().name()
-            );
-        }
         let rms = model_sampling(&rckpt, Base::SdxlRefiner)?;
         let rsigmas = ksampler_sigmas(
             job.sampler,
@@ -230,7 +238,7 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
             fresh_noise: false,
             aesthetic: Some((AESTHETIC_POSITIVE, AESTHETIC_NEGATIVE)),
         };
-        latent = denoise(&rckpt, &stage, Some(latent), factor, progress)?;
+        latent = denoise(rckpt, &stage, Some(latent), factor, progress)?;
     }
 
     progress.stage(Stage::Loading);

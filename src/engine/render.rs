@@ -220,7 +220,7 @@ pub fn render(job: &Job, progress: &dyn RenderProgress) -> anyhow::Result<Vec<Ve
         && switch + 1 < sigmas.len()
     {
         progress.stage(Stage::Loading);
-        let rms = model_sampling(&rckpt, Base::SdxlRefiner)?;
+        let rms = model_sampling(rckpt, Base::SdxlRefiner)?;
         let rsigmas = ksampler_sigmas(
             job.sampler,
             job.scheduler,

@@ -132,6 +132,7 @@ pub fn run(
         let fits = |c: &Candidate| machine.check(c, &table, &req);
         let mut plan = plan::build(&req, analysis, &catalogue, &table, &rows, &fits)?;
         plan.memory = Some(machine.require(&plan, &catalogue)?);
+        plan.init_image = args.init_image.as_ref().map(|p| p.display().to_string());
         if vae.is_none() {
             prefer_fp16_fixed_vae(&mut plan, &catalogue);
         }
@@ -886,6 +887,9 @@ fn print_plan(printer: &Printer, plan: &Plan) {
     }
     for e in plan.embeddings.iter().chain(&plan.required_files) {
         out(&e.role, format!("{} ({})", e.name, e.reason));
+    }
+    if let Some(i) = &plan.init_image {
+        out("init image", i.clone());
     }
     out("level", plan.level.to_string());
     for p in &plan.parameters {

@@ -163,6 +163,9 @@ pub struct Plan {
     /// the caller, which knows the machine).
     pub memory: Option<MemoryPlan>,
     pub warnings: Vec<String>,
+    /// img2img: the picture sampling starts from (`--init-image`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_image: Option<String>,
 }
 
 /// Builds the plan. `rows` gives a model's stored preset for a level;
@@ -287,6 +290,7 @@ pub fn build(
         preset,
         memory: None,
         warnings,
+        init_image: None,
     })
 }
 

@@ -412,6 +412,9 @@ fn init_image_renders_img2img_at_its_size() {
         params.contains("Size: 72x64") && params.contains("Denoising strength: 0.5"),
         "{params}"
     );
+    let plan: serde_json::Value =
+        serde_json::from_str(&texts.iter().find(|(k, _)| k == "gen").unwrap().1).unwrap();
+    assert_eq!(plan["init_image"], init.to_str().unwrap());
 
     for (extra, says) in [
         (vec!["--denoise", "0.5"], "--denoise needs --init-image"),

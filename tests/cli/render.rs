@@ -452,9 +452,11 @@ fn refiner_and_fp16_vae_choices_show_in_the_plan() {
         "checkpoints/xl_base.safetensors",
         &thin("sdxl_base_checkpoint"),
     );
+    // The whole refiner layout (a sparse file), so the catalogue knows its
+    // real parameter count for the memory plan.
     put(
         "checkpoints/sd_xl_refiner_1.0.safetensors",
-        &thin("sdxl_refiner_checkpoint"),
+        &layout("sdxl_refiner_checkpoint"),
     );
     put("checkpoints/sd15.safetensors", &thin("sd15_checkpoint"));
     put("vae/sdxl_vae_fp16_fix.safetensors", &layout("vae_sdxl"));
@@ -484,6 +486,10 @@ fn refiner_and_fp16_vae_choices_show_in_the_plan() {
     );
     let off = plan(&["--quality", "ultra", "--refiner", "none"]);
     assert_eq!(refiner(&off), None);
+    // The refiner runs after the base UNet is freed: no higher peak.
+    let peak = |p: &serde_json::Value| p["memory"]["estimated_peak_bytes"].as_u64().unwrap();
+    let off10 = plan(&["--quality", "ultra", "--steps", "10", "--refiner", "none"]);
+    assert_eq!(peak(&ultra), peak(&off10));
     assert!(off["preset"]["model_specific_params"]["refiner"].is_null());
     let named = plan(&["--steps", "20", "--refiner", "sd_xl_refiner_1.0"]);
     assert_eq!(refiner(&named).as_deref(), Some("sd_xl_refiner_1.0"));

@@ -564,30 +564,36 @@ fn prompt_embeddings(
     warnings: &mut Vec<String>,
 ) -> Vec<UsedFile> {
     use crate::engine::embedding::{Syntax, find_in_prompt};
+    use crate::engine::models::tokenizer::embedding_references;
     let all = cat.of_kind(&[Kind::Embedding]);
     let names: Vec<&str> = all.iter().map(|c| c.entry.name.as_str()).collect();
     let mut out: Vec<UsedFile> = Vec::new();
+    let mut add = |c: &Candidate, where_: &str| {
+        if !out.iter().any(|o| o.id == c.entry.id) {
+            out.push(used("embedding", &c.entry, &format!("named in {where_}")));
+        }
+    };
     for (text, where_) in [(prompt, "the prompt"), (negative, "the negative prompt")] {
-        let found = find_in_prompt(text, &names);
-        for u in &found.uses {
+        // `embedding:` names exactly as the text encoders will read them.
+        for (found, name) in embedding_references(text, &names) {
+            match found {
+                Some(i) => add(&all[i], where_),
+                None => warnings.push(format!(
+                    "embedding:{name} in {where_} is not in the catalogue; it is left out, as ComfyUI does"
+                )),
+            }
+        }
+        // A bare name may be a plain word: only embeddings this
+        // checkpoint can use (or of unknown family, which the text
+        // encoders check by width) are taken.
+        let uses = find_in_prompt(text, &names).uses;
+        for u in uses.iter().filter(|u| u.syntax == Syntax::Bare) {
             let Some(c) = all.iter().find(|c| c.entry.name == u.name) else {
                 continue;
             };
-            // A bare name may be a plain word: only embeddings this
-            // checkpoint can use (or of unknown family, which the text
-            // encoders check by width) are taken.
-            let other_family = c.base != Base::Unknown && compatible(c.base, ckpt.base).is_err();
-            if u.syntax == Syntax::Bare && other_family {
-                continue;
+            if c.base == Base::Unknown || compatible(c.base, ckpt.base).is_ok() {
+                add(c, where_);
             }
-            if !out.iter().any(|o| o.id == c.entry.id) {
-                out.push(used("embedding", &c.entry, &format!("named in {where_}")));
-            }
-        }
-        for (_, name) in &found.missing {
-            warnings.push(format!(
-                "embedding:{name} in {where_} is not in the catalogue; it is left out, as ComfyUI does"
-            ));
         }
     }
     out

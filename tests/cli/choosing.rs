@@ -287,6 +287,18 @@ fn prompt_table() {
     );
     assert_eq!(names(&p["embeddings"]), ["EasyNegative"]);
     assert_eq!(p["embeddings"][0]["reason"], "named in the negative prompt");
+    // Read as the encoders read them (ComfyUI): a trailing comma is
+    // retried without it; `embedding:` glued to a word is plain text.
+    let p = plan(
+        &env,
+        &[&sd15[..], &["--negative", "embedding:EasyNegative, blurry"]].concat(),
+    );
+    assert_eq!(names(&p["embeddings"]), ["EasyNegative"]);
+    let p = plan(
+        &env,
+        &[&sd15[..], &["--negative", "blurry,embedding:EasyNegative"]].concat(),
+    );
+    assert!(names(&p["embeddings"]).is_empty(), "{:#}", p["embeddings"]);
     let p = plan(
         &env,
         &[&sd15[..], &["--negative", "embedding:nothere"]].concat(),

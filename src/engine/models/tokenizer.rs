@@ -147,12 +147,25 @@ fn resolve_reference(rest: &str, names: &[&str]) -> (Option<usize>, String, Stri
 /// The `embedding:NAME` references of a prompt (ComfyUI's syntax), as
 /// written, whether or not such an embedding is available.
 pub fn embedding_names(text: &str) -> Vec<String> {
+    embedding_references(text, &[])
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect()
+}
+
+/// Each `embedding:NAME` reference of a prompt, read exactly as the
+/// encoders read it (ComfyUI's rules: after whitespace, the first word,
+/// the comma-stripped retry), with the index of the `names` entry it
+/// resolves to, if any.
+pub fn embedding_references(text: &str, names: &[&str]) -> Vec<(Option<usize>, String)> {
     prompt::parse(text)
         .iter()
         .flat_map(|p| split_embeddings(&p.text))
         .filter_map(|w| {
-            w.strip_prefix(EMBEDDING)
-                .map(|r| resolve_reference(r, &[]).1)
+            w.strip_prefix(EMBEDDING).map(|r| {
+                let (found, name, _) = resolve_reference(r, names);
+                (found, name)
+            })
         })
         .collect()
 }

@@ -99,71 +99,27 @@ fn build_from_header(dir: &Path, family: &str, header: &str, drop: &[&str]) -> P
     path
 }
 
-/// A tiny checkpoint for whole renders: the reference header of `family`
-/// (sd15, sd2, sdxl) with the full CLIP vocabulary (the tokenizer's ids
-/// run to 49407), or `sdxl_refiner`, derived from the SDXL header the way
-/// the real refiner differs from the base: OpenCLIP-G alone under
-/// `conditioner.embedders.0.model`, cross-attention on its width only, and
-/// an ADM of pooled text + 5 embeddings of 256. Weights are [`synth`]'s.
+/// A tiny checkpoint of `family` (sd15, sd2, sdxl, sdxl_refiner) for
+/// whole renders: the reference header with the full CLIP vocabulary (the
+/// tokenizer's ids run to 49407). Weights are [`synth`]'s.
 pub(crate) fn tiny_render_checkpoint(dir: &Path, family: &str) -> PathBuf {
-    let refiner = family == "sdxl_refiner";
-    let source = if refiner { "sdxl" } else { family };
     let header =
-        std::fs::read_to_string(data_dir().join(format!("{source}.header.jsonl"))).unwrap();
-    let mut specs: Vec<(String, Vec<usize>, bool)> = Vec::new();
-    for line in header.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let shape = v["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d.as_u64().unwrap() as usize)
-            .collect();
-        specs.push((
-            v["key"].as_str().unwrap().to_string(),
-            shape,
-            v["dtype"] == "I64",
-        ));
-    }
-    if refiner {
-        let g = |name: &str| {
-            specs
-                .iter()
-                .find(|(k, _, _)| k == &format!("conditioner.embedders.1.model.{name}"))
-                .map(|(_, s, _)| s.clone())
+        std::fs::read_to_string(data_dir().join(format!("{family}.header.jsonl"))).unwrap();
+    let header: String = header
+        .lines()
+        .map(|line| {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["key"]
+                .as_str()
                 .unwrap()
-        };
-        let width = g("positional_embedding")[1];
-        let pooled = g("text_projection")[1];
-        specs.retain(|(k, _, _)| !k.starts_with("conditioner.embedders.0."));
-        for (k, shape, _) in &mut specs {
-            if let Some(rest) = k.strip_prefix("conditioner.embedders.1.") {
-                *k = format!("conditioner.embedders.0.{rest}");
-            } else if k.ends_with("attn2.to_k.weight") || k.ends_with("attn2.to_v.weight") {
-                shape[1] = width;
-            } else if k.ends_with("label_emb.0.0.weight") {
-                shape[1] = pooled + 5 * 256;
+                .ends_with("token_embedding.weight")
+            {
+                v["shape"][0] = 49408.into();
             }
-        }
-    }
-    let mut tensors = HashMap::new();
-    for (key, mut shape, int) in specs {
-        if key.ends_with("token_embedding.weight") {
-            shape[0] = 49408;
-        }
-        let t = if int {
-            Tensor::arange(0i64, shape[shape.len() - 1] as i64, &Device::Cpu)
-                .unwrap()
-                .reshape(shape.as_slice())
-                .unwrap()
-        } else {
-            Tensor::from_vec(synth(&key, &shape), shape.as_slice(), &Device::Cpu).unwrap()
-        };
-        tensors.insert(key, t);
-    }
-    let path = dir.join(format!("{family}-render.safetensors"));
-    candle_core::safetensors::save(&tensors, &path).unwrap();
-    path
+            format!("{v}\n")
+        })
+        .collect();
+    build_from_header(dir, &format!("{family}-render"), &header, &[])
 }
 
 fn reference(family: &str) -> HashMap<String, Tensor> {
@@ -1201,15 +1157,7 @@ struct VocabText {
 
 fn vocab_text(family: &str) -> VocabText {
     let dir = tempfile::tempdir().unwrap();
-    let path = if family == "sdxl_refiner" {
-        tiny_render_checkpoint(dir.path(), family)
-    } else {
-        let header = std::fs::read_to_string(data_dir().join(format!("{family}.header.jsonl")))
-            .unwrap()
-            .replace("[1000, 64]", "[49408, 64]")
-            .replace("[1000, 128]", "[49408, 128]");
-        build_from_header(dir.path(), &format!("{family}-vocab"), &header, &[])
-    };
+    let path = tiny_render_checkpoint(dir.path(), family);
     let ckpt = Checkpoint::open(&path, None).unwrap();
     VocabText {
         text: ckpt.text_encoders(&opts()).unwrap(),

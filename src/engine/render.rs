@@ -558,6 +558,16 @@ mod tests {
         px
     }
 
+    /// The steps a render reports.
+    #[derive(Default)]
+    struct Steps(RefCell<Vec<Step>>);
+
+    impl RenderProgress for Steps {
+        fn step(&self, s: &Step) {
+            self.0.borrow_mut().push(*s);
+        }
+    }
+
     fn distance(a: &[u8], b: &[u8]) -> f64 {
         a.iter()
             .zip(b)
@@ -604,20 +614,14 @@ mod tests {
         j.init_image = Some(picture());
         j.denoise = 0.0;
         let kept = render(&j, &Quiet).unwrap().remove(0);
-        struct Sigmas(RefCell<Vec<f64>>);
-        impl RenderProgress for Sigmas {
-            fn step(&self, s: &Step) {
-                self.0.borrow_mut().push(s.sigma);
-            }
-        }
-        let seen = Sigmas(RefCell::new(Vec::new()));
+        let seen = Steps::default();
         j.denoise = 0.5;
         let moved = render(&j, &seen).unwrap().remove(0);
         assert!(distance(&moved, &kept) > 0.0);
         let ckpt = Checkpoint::open(&path, None).unwrap();
         let ms = model_sampling(&ckpt, Base::Sd15).unwrap();
         let eight = ksampler_sigmas(j.sampler, j.scheduler, &ms, 8, 1.0);
-        let seen = seen.0.into_inner();
+        let seen: Vec<f64> = seen.0.into_inner().iter().map(|s| s.sigma).collect();
         assert_eq!(seen.len(), 4);
         for (a, b) in seen.iter().zip(&eight[4..8]) {
             assert!((a - b).abs() < 1e-4 * b.max(1.0), "{seen:?} vs {eight:?}");
@@ -637,13 +641,7 @@ mod tests {
         let opts = LoadOptions::default();
         let ms = model_sampling(&ckpt, Base::Sd15).unwrap();
         let sigmas = ksampler_sigmas(j.sampler, j.scheduler, &ms, 4, 1.0);
-        let steps = RefCell::new(Vec::new());
-        struct Steps<'a>(&'a RefCell<Vec<(usize, usize)>>);
-        impl RenderProgress for Steps<'_> {
-            fn step(&self, s: &Step) {
-                self.0.borrow_mut().push((s.index, s.total));
-            }
-        }
+        let steps = Steps::default();
         let stage = |sigmas, offset, fresh| StageInput {
             job: &j,
             opts: &opts,
@@ -655,20 +653,13 @@ mod tests {
             aesthetic: None,
         };
         let whole = denoise(&ckpt, &stage(&sigmas, 0, true), None, 8, &Quiet).unwrap();
-        let first = denoise(
-            &ckpt,
-            &stage(&sigmas[..3], 0, true),
-            None,
-            8,
-            &Steps(&steps),
-        )
-        .unwrap();
+        let first = denoise(&ckpt, &stage(&sigmas[..3], 0, true), None, 8, &steps).unwrap();
         let second = denoise(
             &ckpt,
             &stage(&sigmas[2..], 2, false),
             Some(first),
             8,
-            &Steps(&steps),
+            &steps,
         )
         .unwrap();
         let diff = (whole - second)
@@ -680,7 +671,13 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap();
         assert!(diff < 1e-5, "max difference {diff}");
-        assert_eq!(*steps.borrow(), [(0, 4), (1, 4), (2, 4), (3, 4)]);
+        let seen: Vec<(usize, usize)> = steps
+            .0
+            .into_inner()
+            .iter()
+            .map(|s| (s.index, s.total))
+            .collect();
+        assert_eq!(seen, [(0, 4), (1, 4), (2, 4), (3, 4)]);
     }
 
     /// SDXL base + refiner: the refiner runs after the switch step and

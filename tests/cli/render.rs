@@ -235,6 +235,26 @@ fn a_tiny_checkpoint_renders_a_png_with_its_parameters() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+/// Renders `prompt` with `ckpt` at 64x64 into ROOT/out with `settings`
+/// and `extra` arguments; the written PNG's path.
+fn render_64(env: &Env, ckpt: &Path, prompt: &str, settings: &[&str], extra: &[&str]) -> PathBuf {
+    let out_dir = env.root().join("out");
+    let mut args = vec![prompt, "--model", ckpt.to_str().unwrap()];
+    args.extend_from_slice(settings);
+    args.extend_from_slice(&[
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    args.extend_from_slice(extra);
+    let out = env.run(&args);
+    assert!(out.status.success(), "{prompt} {extra:?}: {}", stderr(&out));
+    PathBuf::from(stdout(&out).trim())
+}
+
 fn pixels(path: &Path) -> Vec<u8> {
     let decoder = png::Decoder::new(std::io::Cursor::new(std::fs::read(path).unwrap()));
     let mut reader = decoder.read_info().unwrap();
@@ -302,25 +322,13 @@ fn loras_change_the_render_and_are_named_in_the_png() {
     tiny_lora(&lora);
     let out_dir = env.root().join("out");
     let render = |extra: &[&str]| {
-        let mut args = vec![
+        render_64(
+            &env,
+            &ckpt,
             "a red fox",
-            "--model",
-            ckpt.to_str().unwrap(),
-            "--seed",
-            "7",
-            "--steps",
-            "2",
-            "--width",
-            "64",
-            "--height",
-            "64",
-            "--out",
-            out_dir.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let out = env.run(&args);
-        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
-        PathBuf::from(stdout(&out).trim())
+            &["--seed", "7", "--steps", "2"],
+            extra,
+        )
     };
     let plain = render(&[]);
     let with = render(&["--lora", &format!("{}:1.0", lora.display())]);
@@ -549,28 +557,15 @@ fn embeddings_render_as_the_words_they_hold() {
     );
     let out = env.run(&["index", "--models", env.models().to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out_dir = env.root().join("out");
     let render = |prompt: &str| {
-        let out = env.run(&[
+        let settings = ["--seed", "11", "--steps", "2"];
+        render_64(
+            &env,
+            &ckpt,
             prompt,
-            "--model",
-            ckpt.to_str().unwrap(),
-            "--negative",
-            "blurry",
-            "--seed",
-            "11",
-            "--steps",
-            "2",
-            "--width",
-            "64",
-            "--height",
-            "64",
-            "--no-auto-lora",
-            "--out",
-            out_dir.to_str().unwrap(),
-        ]);
-        assert!(out.status.success(), "{prompt}: {}", stderr(&out));
-        PathBuf::from(stdout(&out).trim())
+            &settings,
+            &["--negative", "blurry", "--no-auto-lora"],
+        )
     };
     let words = render("a red fox");
     let comfy = render("a embedding:foxy");
@@ -597,27 +592,14 @@ fn a1111_weighting_reads_square_brackets() {
     let env = Env::new();
     let ckpt = env.root().join("m/tiny-sd15.safetensors");
     tiny_sd15(&ckpt);
-    let out_dir = env.root().join("out");
     let render = |prompt: &str, extra: &[&str]| {
-        let mut args = vec![
+        pixels(&render_64(
+            &env,
+            &ckpt,
             prompt,
-            "--model",
-            ckpt.to_str().unwrap(),
-            "--seed",
-            "5",
-            "--steps",
-            "1",
-            "--width",
-            "64",
-            "--height",
-            "64",
-            "--out",
-            out_dir.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let out = env.run(&args);
-        assert!(out.status.success(), "{prompt}: {}", stderr(&out));
-        pixels(&PathBuf::from(stdout(&out).trim()))
+            &["--seed", "5", "--steps", "1"],
+            extra,
+        ))
     };
     let lowered = render("a (red:0.9090909090909091) fox", &[]);
     let a1111 = render("a [red] fox", &["--weighting", "a1111"]);

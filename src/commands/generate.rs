@@ -146,51 +146,18 @@ pub fn run(
                 print_plan(printer, &plan);
             }
         } else {
-            let lora_entries: Vec<CatalogEntry> = plan
-                .loras
+            let given: Vec<&CatalogEntry> = loras
                 .iter()
-                .filter_map(|l| {
-                    let s = &l.lora.scored;
-                    catalogue
-                        .entries
-                        .iter()
-                        .chain(loras.iter().map(|(e, _)| e))
-                        .find(|e| e.id == s.id && e.path == s.path)
-                        .cloned()
+                .map(|(e, _)| e)
+                .chain(match &refiner {
+                    RefinerChoice::Use(e) => Some(&**e),
+                    _ => None,
                 })
                 .collect();
-            let embedding_entries: Vec<&CatalogEntry> = plan
-                .embeddings
-                .iter()
-                .filter_map(|u| {
-                    catalogue
-                        .entries
-                        .iter()
-                        .find(|e| e.id == u.id && e.path == u.path)
-                })
-                .collect();
-            let refiner_entry = plan
-                .required_files
-                .iter()
-                .find(|f| f.role == "refiner")
-                .and_then(|f| {
-                    let given = match &refiner {
-                        RefinerChoice::Use(e) => Some(&**e),
-                        _ => None,
-                    };
-                    given
-                        .into_iter()
-                        .chain(&catalogue.entries)
-                        .find(|e| e.id == f.id && e.path == f.path)
-                });
             render_plan(
                 &plan,
                 &checkpoint_entry(&plan, &catalogue, model.as_ref()),
-                &PlanFiles {
-                    loras: &lora_entries,
-                    refiner: refiner_entry,
-                    embeddings: &embedding_entries,
-                },
+                &PlanFiles::of(&plan, &catalogue, &given),
                 &machine,
                 init.as_ref(),
                 args,
@@ -306,9 +273,40 @@ fn render_plan(
 /// The catalogue entries of a plan's files besides the checkpoint, for the
 /// PNG's hashes.
 struct PlanFiles<'a> {
-    loras: &'a [CatalogEntry],
+    loras: Vec<&'a CatalogEntry>,
     refiner: Option<&'a CatalogEntry>,
-    embeddings: &'a [&'a CatalogEntry],
+    embeddings: Vec<&'a CatalogEntry>,
+}
+
+impl<'a> PlanFiles<'a> {
+    /// Each planned file's entry, from the catalogue or from those `given`
+    /// on the command line (a path probed on the spot is in no catalogue).
+    fn of(plan: &Plan, cat: &'a Catalogue, given: &[&'a CatalogEntry]) -> PlanFiles<'a> {
+        let entry = |id: i64, path: &str| {
+            given
+                .iter()
+                .copied()
+                .chain(&cat.entries)
+                .find(|e| e.id == id && e.path == path)
+        };
+        PlanFiles {
+            loras: plan
+                .loras
+                .iter()
+                .filter_map(|l| entry(l.lora.scored.id, &l.lora.scored.path))
+                .collect(),
+            refiner: plan
+                .required_files
+                .iter()
+                .find(|f| f.role == "refiner")
+                .and_then(|f| entry(f.id, &f.path)),
+            embeddings: plan
+                .embeddings
+                .iter()
+                .filter_map(|u| entry(u.id, &u.path))
+                .collect(),
+        }
+    }
 }
 
 /// A1111's default denoising strength for img2img.

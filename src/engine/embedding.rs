@@ -104,16 +104,6 @@ impl Embedding {
         Ok(embedding)
     }
 
-    /// The vectors for a text encoder of this width, if the file has them.
-    pub fn vectors_for(&self, width: usize) -> Option<&Tensor> {
-        match width {
-            WIDTH_L => self.vectors_l.as_ref(),
-            WIDTH_H => self.vectors_h.as_ref(),
-            WIDTH_G => self.vectors_g.as_ref(),
-            _ => None,
-        }
-    }
-
     /// The vectors a text encoder in `slot` is given, as ComfyUI's
     /// `load_embed` with the encoder's `embedding_key`: the slot's own set,
     /// else the file's other one. The encoder counts their positions in its

@@ -144,15 +144,6 @@ fn resolve_reference(rest: &str, names: &[&str]) -> (Option<usize>, String, Stri
     (None, name, leftover)
 }
 
-/// The `embedding:NAME` references of a prompt (ComfyUI's syntax), as
-/// written, whether or not such an embedding is available.
-pub fn embedding_names(text: &str) -> Vec<String> {
-    embedding_references(text, &[])
-        .into_iter()
-        .map(|(_, name)| name)
-        .collect()
-}
-
 /// Each `embedding:NAME` reference of a prompt, read exactly as the
 /// encoders read it (ComfyUI's rules: after whitespace, the first word,
 /// the comma-stripped retry), with the index of the `names` entry it
@@ -307,6 +298,14 @@ pub fn empty_row(pad: Pad) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `embedding:NAME` references of a prompt, as written.
+    fn embedding_names(text: &str) -> Vec<String> {
+        embedding_references(text, &[])
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect()
+    }
     use prompt::Syntax;
 
     /// Vocabulary ids of a row; `u32::MAX` for an embedding vector.

@@ -18,7 +18,7 @@ use super::models::prompt::Syntax;
 use super::models::unet::{
     AESTHETIC_NEGATIVE, AESTHETIC_POSITIVE, SizeCond, UNetInput, refiner_adm, sdxl_adm,
 };
-use super::models::vae::{Tiling, to_rgb8};
+use super::models::vae::{Tiling, from_rgb8, to_rgb8};
 use super::noise::seeded_noise;
 use super::sampler::{Step, cfg_combine, ksampler_sigmas, sample};
 use super::schedule::{ModelSampling, Prediction};
@@ -274,23 +274,6 @@ fn model_sampling(ckpt: &Checkpoint, base: Base) -> anyhow::Result<ModelSampling
         Prediction::Epsilon
     };
     Ok(ModelSampling::for_base(base, Some(prediction))?)
-}
-
-/// Interleaved RGB bytes [h, w, 3] → an image [1, 3, h, w] in [-1, 1], as
-/// ComfyUI's VAEEncode hands pixels to the VAE.
-fn from_rgb8(rgb: &[u8], h: usize, w: usize, device: &Device) -> anyhow::Result<Tensor> {
-    if rgb.len() != h * w * 3 {
-        anyhow::bail!(
-            "the init image has {} bytes, not {h}x{w} RGB ({})",
-            rgb.len(),
-            h * w * 3
-        );
-    }
-    let t = Tensor::from_vec(rgb.to_vec(), (h, w, 3), device)?
-        .permute((2, 0, 1))?
-        .to_dtype(DType::F32)?
-        .unsqueeze(0)?;
-    Ok(((t / 127.5)? - 1.0)?)
 }
 
 /// What one denoising stage (the base, or the refiner after it) runs.

@@ -17,7 +17,7 @@ use super::Result;
 use super::layers::Conv2d;
 use super::layers::{Proj, conv2d, group_norm};
 use super::weights::{Weights, layout_error};
-use candle_core::{Module, Tensor};
+use candle_core::{Device, Module, Tensor};
 use candle_nn::GroupNorm;
 
 const GROUPS: usize = 32;
@@ -402,6 +402,24 @@ pub fn to_rgb8(images: &Tensor) -> Result<Vec<Vec<u8>>> {
             Ok(v.into_iter().map(|p| p as u8).collect())
         })
         .collect()
+}
+
+/// Interleaved RGB bytes [h, w, 3] to an image [1, 3, h, w] in [-1, 1],
+/// as ComfyUI's VAEEncode hands pixels to the VAE (the inverse of
+/// [`to_rgb8`] up to its truncation).
+pub fn from_rgb8(rgb: &[u8], h: usize, w: usize, device: &Device) -> Result<Tensor> {
+    if rgb.len() != h * w * 3 {
+        return Err(super::ModelError::Invalid(format!(
+            "the image has {} bytes, not {h}x{w} RGB ({})",
+            rgb.len(),
+            h * w * 3
+        )));
+    }
+    let t = Tensor::from_vec(rgb.to_vec(), (h, w, 3), device)?
+        .permute((2, 0, 1))?
+        .to_dtype(candle_core::DType::F32)?
+        .unsqueeze(0)?;
+    Ok(((t / 127.5)? - 1.0)?)
 }
 
 /// Start offsets covering `len` with tiles of `tile` overlapping by

@@ -49,7 +49,7 @@ pub struct DeviceSupport {
     pub built: bool,
     /// Built, and the hardware it needs is present.
     pub usable: bool,
-    /// Why not, or what extra it has (flash attention).
+    /// Why not, or what to know about it.
     pub note: Option<String>,
 }
 
@@ -77,7 +77,9 @@ pub fn devices_for(
     let cuda_note = match (cuda, nvidia_gpus) {
         (false, _) => Some("not in this build (cargo build --release --features cuda)".into()),
         (true, 0) => Some("built, but no NVIDIA GPU found".into()),
-        (true, _) if flash_attn => Some("with flash attention".into()),
+        (true, _) if flash_attn => {
+            Some("built with flash-attn, but attention still runs on candle's kernels".into())
+        }
         (true, _) => None,
     };
     let metal_note = match (metal, macos) {
@@ -174,7 +176,10 @@ mod tests {
         assert!(d[1].note.as_deref().unwrap().contains("no NVIDIA GPU"));
         let d = devices_for(true, true, false, 1, false);
         assert!(d[1].usable);
-        assert_eq!(d[1].note.as_deref(), Some("with flash attention"));
+        assert_eq!(
+            d[1].note.as_deref(),
+            Some("built with flash-attn, but attention still runs on candle's kernels")
+        );
 
         let d = devices_for(false, false, true, 0, true);
         assert!(d[2].usable && d[2].note.is_none());

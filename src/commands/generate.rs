@@ -579,17 +579,18 @@ impl Machine {
         height: u32,
         batch: u32,
     ) -> RenderRequest {
+        let compute = self
+            .dtype
+            .unwrap_or_else(|| Dtype::default_for(self.device, family));
         RenderRequest {
             family,
             files,
             width,
             height,
             batch,
-            compute: self
-                .dtype
-                .unwrap_or_else(|| Dtype::default_for(self.device, family)),
+            compute,
             device: self.device,
-            flash_attention: false,
+            flash_attention: memory::flash_attention_applies(self.device, compute),
         }
     }
 

@@ -242,23 +242,33 @@ pub struct RenderRequest {
     pub compute: Dtype,
     pub device: DeviceKind,
     /// The flash-attention kernel (cargo feature `flash-attn`) keeps no
-    /// attention score matrix.
+    /// attention score matrix: see [`flash_attention_applies`].
     pub flash_attention: bool,
+}
+
+/// Whether this build renders attention in the flash-attention kernel on
+/// `device` at `compute` precision: a `flash-attn` build, CUDA, f16 or bf16
+/// (as `engine::models::layers::flash_applies` decides per tensor).
+pub fn flash_attention_applies(device: DeviceKind, compute: Dtype) -> bool {
+    cfg!(feature = "flash-attn")
+        && device == DeviceKind::Cuda
+        && matches!(compute, Dtype::F16 | Dtype::Bf16)
 }
 
 impl RenderRequest {
     /// A request for the family's reference model at its native size.
     pub fn reference(family: Family, device: DeviceKind) -> RenderRequest {
         let (width, height) = family.spec().native;
+        let compute = Dtype::default_for(device, family);
         RenderRequest {
             family,
             files: Vec::new(),
             width,
             height,
             batch: 1,
-            compute: Dtype::default_for(device, family),
+            compute,
             device,
-            flash_attention: false,
+            flash_attention: flash_attention_applies(device, compute),
         }
     }
 }

@@ -77,9 +77,7 @@ pub fn devices_for(
     let cuda_note = match (cuda, nvidia_gpus) {
         (false, _) => Some("not in this build (cargo build --release --features cuda)".into()),
         (true, 0) => Some("built, but no NVIDIA GPU found".into()),
-        (true, _) if flash_attn => {
-            Some("built with flash-attn, but attention still runs on candle's kernels".into())
-        }
+        (true, _) if flash_attn => Some("with flash attention (f16 and bf16)".into()),
         (true, _) => None,
     };
     let metal_note = match (metal, macos) {
@@ -178,7 +176,7 @@ mod tests {
         assert!(d[1].usable);
         assert_eq!(
             d[1].note.as_deref(),
-            Some("built with flash-attn, but attention still runs on candle's kernels")
+            Some("with flash attention (f16 and bf16)")
         );
 
         let d = devices_for(false, false, true, 0, true);

@@ -213,12 +213,56 @@ impl Proj {
 const ATTENTION_SLICE_BYTES: usize = 16 << 20;
 
 /// Scaled dot-product attention over [b, heads, n, d] tensors, with an
-/// optional additive mask broadcastable to [n, m].
+/// optional additive mask broadcastable to [n, m]. In a `flash-attn` build,
+/// unmasked f16/bf16 attention on CUDA runs in the flash-attention kernel
+/// (see [`flash_applies`]); everything else computes the scores in slices.
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    #[cfg(feature = "flash-attn")]
+    if mask.is_none() && v.dim(3)? == q.dim(3)? && flash_applies(q)? {
+        return flash_attention(q, k, v);
+    }
     attention_sliced(q, k, v, mask, ATTENTION_SLICE_BYTES)
 }
 
-fn attention_sliced(
+/// Whether attention may use the flash-attention kernel where it applies.
+/// On by default; benchmarks and tests switch it off to compare with
+/// candle's kernels.
+static FLASH_ATTENTION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Lets attention use the flash-attention kernel, or not.
+pub fn set_flash_attention(on: bool) {
+    FLASH_ATTENTION.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether unmasked attention over `q` ([b, heads, n, d]) runs in the
+/// flash-attention kernel: a `flash-attn` build, a CUDA tensor in f16 or
+/// bf16, and a head size that is a multiple of 8 up to 256 (SD's 40, 64,
+/// 80 and 160 are; the VAE's single 512-wide head is not, and stays on
+/// candle's kernels).
+pub fn flash_applies(q: &Tensor) -> Result<bool> {
+    let d = q.dim(3)?;
+    Ok(cfg!(feature = "flash-attn")
+        && FLASH_ATTENTION.load(std::sync::atomic::Ordering::Relaxed)
+        && q.device().is_cuda()
+        && matches!(
+            q.dtype(),
+            candle_core::DType::F16 | candle_core::DType::BF16
+        )
+        && d % 8 == 0
+        && d <= 256)
+}
+
+/// [`attention`] in candle-flash-attn's kernel, which takes [b, n, heads, d]
+/// views (any strides but the last) and never holds the n x m scores.
+#[cfg(feature = "flash-attn")]
+fn flash_attention(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor> {
+    let scale = 1.0 / (q.dim(3)? as f32).sqrt();
+    let t = |x: &Tensor| x.transpose(1, 2);
+    let out = candle_flash_attn::flash_attn(&t(q)?, &t(k)?, &t(v)?, scale, false)?;
+    Ok(out.transpose(1, 2)?)
+}
+
+pub(crate) fn attention_sliced(
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,

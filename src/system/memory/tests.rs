@@ -109,6 +109,23 @@ fn activation_formulas_give_the_documented_figures() {
         denoiser_activations(&flash, Dtype::Bf16, false),
         16384 * 8192 * 2
     );
+    // Renders count on the kernel where a flash-attn build uses it.
+    let flash_build = cfg!(feature = "flash-attn");
+    assert_eq!(
+        flash_attention_applies(DeviceKind::Cuda, Dtype::F16),
+        flash_build
+    );
+    assert_eq!(
+        flash_attention_applies(DeviceKind::Cuda, Dtype::Bf16),
+        flash_build
+    );
+    assert!(!flash_attention_applies(DeviceKind::Cuda, Dtype::F32));
+    assert!(!flash_attention_applies(DeviceKind::Cpu, Dtype::F16));
+    assert!(!flash_attention_applies(DeviceKind::Metal, Dtype::F16));
+    assert_eq!(
+        RenderRequest::reference(Family::Sdxl, DeviceKind::Cuda).flash_attention,
+        flash_build
+    );
     // VAE at 1024² in f32: 4 maps of 128 channels + 16384² mid-block attention ×2.
     assert_eq!(vae_activations(1024, 1024, 4), 4 * GIB);
     // Batch scales the denoiser, not the (one image at a time) VAE.

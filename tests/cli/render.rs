@@ -610,3 +610,46 @@ fn a1111_weighting_reads_square_brackets() {
     );
     assert!(comfy != lowered, "[red] weighs by default");
 }
+
+/// The CUDA build on a GPU renders what the CPU renders: the same seed,
+/// noise drawn on the CPU, the same schedule. f32 on the GPU differs only
+/// in the order of its sums; f16 (with flash attention in a `flash-attn`
+/// build) also in its rounding. Compiled into `cuda` builds only; without
+/// an NVIDIA GPU it prints that it was skipped.
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_renders_what_the_cpu_renders() {
+    if let Err(e) = candle_core::Device::new_cuda(0) {
+        eprintln!("no CUDA device, skipped: {e}");
+        return;
+    }
+    let env = Env::new();
+    let ckpt = env.root().join("m/tiny-sd15.safetensors");
+    tiny_sd15(&ckpt);
+    let render = |extra: &[&str]| {
+        pixels(&render_64(
+            &env,
+            &ckpt,
+            "a red fox",
+            &["--seed", "42", "--steps", "4"],
+            extra,
+        ))
+    };
+    let cpu = render(&["--device", "cpu"]);
+    for (dtype, mean_bound, max_bound) in [("f32", 0.1, 2), ("f16", 1.0, 16)] {
+        let gpu = render(&["--device", "cuda", "--dtype", dtype]);
+        assert_eq!(gpu.len(), cpu.len());
+        let diffs: Vec<i32> = cpu
+            .iter()
+            .zip(&gpu)
+            .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
+            .collect();
+        let max = diffs.iter().copied().max().unwrap();
+        let mean = diffs.iter().map(|d| f64::from(*d)).sum::<f64>() / diffs.len() as f64;
+        eprintln!("cuda {dtype} vs cpu f32: mean {mean:.3}, max {max} (of 255)");
+        assert!(
+            mean <= mean_bound && max <= max_bound,
+            "cuda {dtype}: mean {mean}, max {max}"
+        );
+    }
+}

@@ -21,6 +21,16 @@ timings side by side with their ratio.
 
 Add --reuse to time the weights already written (to alternate runs).
 
+On a GPU (a `cuda` or `flash-attn` build of gen), each side the minimum of
+20 steps:
+
+    python tests/reference/bench_unet.py --device cuda --dtype f16 --out /tmp/gen-bench
+    GEN_BENCH_DIR=/tmp/gen-bench GEN_BENCH_DEVICE=cuda GEN_BENCH_DTYPE=f16 \\
+        cargo test --release --features flash-attn --lib \\
+        engine::models::tests::bench_sd15_unet_512 -- --ignored --nocapture
+
+(`GEN_BENCH_FLASH=0` times candle's attention kernels instead.)
+
 Measured 2026-11-22 on the 2-core AMD EPYC (AVX-512) dev machine, quiet,
 runs alternated (diffusers, gen, diffusers, gen, ...), each side the
 minimum of 3 steps, batch 1, f32, release build of gen:
@@ -73,8 +83,20 @@ def main():
     ap.add_argument("--out", default="/tmp/gen-bench")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--reuse", action="store_true", help="time the weights already in OUT")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    dtype = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
+    dev = torch.device(args.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    if args.device == "cpu" and args.dtype != "f32":
+        ap.error("the CPU benchmark is f32")
+    runs = args.runs if dev.type == "cpu" else max(args.runs, 20)
+    # True f32 on the GPU, as gen computes it (cuBLAS without TF32):
+    # PyTorch's convolutions would otherwise round to TF32.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "sd15_unet.safetensors")
     if args.reuse and os.path.exists(path):
@@ -93,26 +115,31 @@ def main():
     model.load_state_dict(conv, strict=True)
     del sd, conv
     model.eval()
+    model.to(dev, dtype)
     g = torch.Generator().manual_seed(0)
     x = torch.randn((1, 4, 64, 64), generator=g)
     t = torch.tensor([999.0])
     ctx = torch.randn((1, 77, 768), generator=g)
+    xd, td, cd = x.to(dev, dtype), t.to(dev), ctx.to(dev, dtype)
     times = []
     with torch.no_grad():
-        out = model(x, t, encoder_hidden_states=ctx).sample  # warm-up
-        for _ in range(args.runs):
+        out = model(xd, td, encoder_hidden_states=cd).sample  # warm-up
+        sync()
+        for _ in range(runs):
             t0 = time.perf_counter()
-            model(x, t, encoder_hidden_states=ctx)
+            model(xd, td, encoder_hidden_states=cd)
+            sync()
             times.append(time.perf_counter() - t0)
     # The minimum: on a shared machine, other work only ever adds time.
     secs = float(np.min(times))
-    print(f"diffusers {torch.__version__}: {secs:.3f} s/step ({args.threads} threads, runs {times})")
+    where = f"{args.threads} threads" if dev.type == "cpu" else torch.cuda.get_device_name(dev)
+    print(f"diffusers {torch.__version__}, {args.dtype} on {where}: {secs:.4f} s/step (runs {times})")
     save_file(
         {
             "x": x,
             "t": t,
             "context": ctx,
-            "out": out.contiguous(),
+            "out": out.float().cpu().contiguous(),
             "torch_seconds": torch.tensor([secs]),
             "threads": torch.tensor([float(args.threads)]),
         },

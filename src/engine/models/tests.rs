@@ -19,6 +19,9 @@ use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "cuda")]
+mod cuda;
+
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reference/models")
 }
@@ -132,7 +135,13 @@ fn reference(family: &str) -> HashMap<String, Tensor> {
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a.to_dtype(DType::F32).unwrap() - b.to_dtype(DType::F32).unwrap())
+    let cpu = |x: &Tensor| {
+        x.to_device(&Device::Cpu)
+            .unwrap()
+            .to_dtype(DType::F32)
+            .unwrap()
+    };
+    (cpu(a) - cpu(b))
         .unwrap()
         .abs()
         .unwrap()
@@ -145,7 +154,11 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
 }
 
 fn max_abs(a: &Tensor) -> f32 {
-    a.abs()
+    a.to_device(&Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap()
+        .abs()
         .unwrap()
         .flatten_all()
         .unwrap()
@@ -196,9 +209,15 @@ fn fixture(family: &str) -> Fixture {
 }
 
 fn check_clip(f: &Fixture, enc: usize, tag: &str, ln_hidden: bool, tol: f32) {
-    let text = f.ckpt.text_encoders(&opts()).unwrap();
+    check_clip_with(f, &opts(), enc, tag, ln_hidden, tol)
+}
+
+/// [`check_clip`] loading with `o` (another device or precision).
+fn check_clip_with(f: &Fixture, o: &LoadOptions, enc: usize, tag: &str, ln_hidden: bool, tol: f32) {
+    let text = f.ckpt.text_encoders(o).unwrap();
     let model = &text.encoders[enc].model;
     let (ids, eos) = ids_and_eos(&f.refs, tag);
+    let ids = ids.to_device(&o.device).unwrap();
     let last = model.forward(&ids, &eos, None, ln_hidden).unwrap();
     check(
         &format!("{tag} last"),
@@ -227,7 +246,14 @@ fn check_clip(f: &Fixture, enc: usize, tag: &str, ln_hidden: bool, tol: f32) {
 }
 
 fn check_unet(f: &Fixture, tol: f32) {
-    let unet = f.ckpt.unet(&opts()).unwrap();
+    check("unet", &unet_output(f, &opts()), &f.refs["unet.out"], tol);
+}
+
+/// One UNet evaluation of the fixture's inputs, loaded with `o` (another
+/// device or precision); the inputs are moved and converted to match.
+fn unet_output(f: &Fixture, o: &LoadOptions) -> Tensor {
+    let unet = f.ckpt.unet(o).unwrap();
+    let on = |t: &Tensor| t.to_device(&o.device).unwrap();
     let r = &f.refs;
     let adm = r.get("unet.pooled").map(|p| {
         let (h, w) = (
@@ -245,30 +271,35 @@ fn check_unet(f: &Fixture, tol: f32) {
             sdxl_adm(p, &size, 256).unwrap()
         }
     });
-    let out = unet
-        .forward(
-            &r["unet.x"],
-            &UNetInput {
-                timesteps: &r["unet.t"],
-                context: &r["unet.context"],
-                adm: adm.as_ref(),
-            },
-        )
-        .unwrap();
-    check("unet", &out, &r["unet.out"], tol);
+    let adm = adm.as_ref().map(on);
+    unet.forward(
+        &on(&r["unet.x"]).to_dtype(o.dtype).unwrap(),
+        &UNetInput {
+            timesteps: &on(&r["unet.t"]),
+            context: &on(&r["unet.context"]),
+            adm: adm.as_ref(),
+        },
+    )
+    .unwrap()
 }
 
 fn check_vae(f: &Fixture, tol: f32) {
-    let vae = f.ckpt.vae(&opts()).unwrap();
+    check_vae_with(f, &opts(), tol)
+}
+
+/// [`check_vae`] loading with `o` (another device or precision).
+fn check_vae_with(f: &Fixture, o: &LoadOptions, tol: f32) {
+    let vae = f.ckpt.vae(o).unwrap();
+    let on = |t: &Tensor| t.to_device(&o.device).unwrap().to_dtype(o.dtype).unwrap();
     check(
         "vae decode",
-        &vae.decode(&f.refs["vae.z"]).unwrap(),
+        &vae.decode(&on(&f.refs["vae.z"])).unwrap(),
         &f.refs["vae.decoded"],
         tol,
     );
     check(
         "vae encode",
-        &vae.encode(&f.refs["vae.image"]).unwrap(),
+        &vae.encode(&on(&f.refs["vae.image"])).unwrap(),
         &f.refs["vae.encoded"],
         tol,
     );
@@ -769,23 +800,42 @@ fn bf16_files_and_f16_compute() {
 }
 
 /// One full-size SD1.5 UNet step at 512x512 against diffusers, same
-/// weights and thread count: see tests/reference/bench_unet.py for the
-/// command (a release build: the vectorised softmax is only used in
-/// optimised builds). Ignored by default (needs the 1.7 GB file it
-/// writes). Also checks the full-size output against diffusers (1e-3;
-/// measured 3.3e-6).
+/// weights, device, precision and thread count: see
+/// tests/reference/bench_unet.py for the commands (a release build: the
+/// vectorised softmax is only used in optimised builds). Ignored by default
+/// (needs the 1.7 GB file it writes). Also checks the full-size output
+/// against diffusers' (f32 1e-3, measured 3.3e-6 on the CPU; f16/bf16 0.1,
+/// printed).
+///
+/// `GEN_BENCH_DEVICE=cuda` and `GEN_BENCH_DTYPE=f16|bf16` time a GPU (a
+/// `cuda` build); `GEN_BENCH_FLASH=0` keeps a `flash-attn` build on
+/// candle's attention kernels.
 #[test]
 #[ignore]
 fn bench_sd15_unet_512() {
     let Ok(dir) = std::env::var("GEN_BENCH_DIR") else {
         panic!("set GEN_BENCH_DIR to the folder bench_unet.py wrote");
     };
+    let env = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.into());
+    let device = match env("GEN_BENCH_DEVICE", "cpu").as_str() {
+        "cpu" => Device::Cpu,
+        "cuda" => Device::new_cuda(0).unwrap(),
+        other => panic!("GEN_BENCH_DEVICE: cpu or cuda, not {other}"),
+    };
+    let (dtype, tol) = match env("GEN_BENCH_DTYPE", "f32").as_str() {
+        "f32" => (DType::F32, 1e-3),
+        "f16" => (DType::F16, 0.1),
+        "bf16" => (DType::BF16, 0.1),
+        other => panic!("GEN_BENCH_DTYPE: f32, f16 or bf16, not {other}"),
+    };
+    let flash = env("GEN_BENCH_FLASH", "1") != "0";
+    super::layers::set_flash_attention(flash);
     let dir = PathBuf::from(dir);
     let r =
         candle_core::safetensors::load(dir.join("sd15_unet_reference.safetensors"), &Device::Cpu)
             .unwrap();
     let file = super::weights::TensorFile::open(&dir.join("sd15_unet.safetensors")).unwrap();
-    let w = super::weights::Weights::new(file.clone(), DType::F32, &Device::Cpu);
+    let w = super::weights::Weights::new(file.clone(), dtype, &device);
     let t0 = std::time::Instant::now();
     let unet =
         super::unet::UNet::load(&w.pp("model.diffusion_model"), super::Heads::Count(8)).unwrap();
@@ -796,26 +846,43 @@ fn bench_sd15_unet_512() {
         .map(str::to_string)
         .collect();
     assert!(unused.is_empty(), "unused {unused:?}");
+    let on = |t: &Tensor| t.to_device(&device).unwrap();
+    let (x, t, context) = (
+        on(&r["x"]).to_dtype(dtype).unwrap(),
+        on(&r["t"]),
+        on(&r["context"]),
+    );
     let inp = UNetInput {
-        timesteps: &r["t"],
-        context: &r["context"],
+        timesteps: &t,
+        context: &context,
         adm: None,
     };
-    let out = unet.forward(&r["x"], &inp).unwrap(); // warm-up
+    let out = unet.forward(&x, &inp).unwrap(); // warm-up
+    device.synchronize().unwrap();
+    let runs = if device.is_cpu() { 3 } else { 20 };
     let mut times = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..runs {
         let t0 = std::time::Instant::now();
-        let _ = unet.forward(&r["x"], &inp).unwrap();
+        let _ = unet.forward(&x, &inp).unwrap();
+        device.synchronize().unwrap();
         times.push(t0.elapsed().as_secs_f64());
     }
     // The minimum, as on the Python side: other work only ever adds time.
     let ours = times.iter().copied().fold(f64::INFINITY, f64::min);
     let torch = r["torch_seconds"].to_vec1::<f32>().unwrap()[0] as f64;
     let threads = r["threads"].to_vec1::<f32>().unwrap()[0];
-    check("full-size unet vs diffusers", &out, &r["out"], 1e-3);
+    check("full-size unet vs diffusers", &out, &r["out"], tol);
+    // SD1.5's first level: 8 heads of 40.
+    let q = Tensor::zeros((1, 8, 1, 40), dtype, &device).unwrap();
+    let attention = if super::layers::flash_applies(&q).unwrap() {
+        "flash attention"
+    } else {
+        "candle attention"
+    };
     eprintln!(
-        "SD1.5 UNet 512x512, batch 1, f32, {threads} threads: gen (candle) {ours:.3} s/step, \
-         diffusers {torch:.3} s/step, ratio gen/diffusers {:.2} (load {load:.1} s)",
+        "SD1.5 UNet 512x512, batch 1, {dtype:?} on {device:?} ({attention}), {threads} threads: \
+         gen (candle) {ours:.4} s/step, diffusers {torch:.4} s/step, ratio gen/diffusers {:.2} \
+         (load {load:.1} s)",
         ours / torch
     );
 }

@@ -647,6 +647,38 @@ fn bad_files_are_errors_not_panics() {
         Checkpoint::open(&dir.path().join("absent"), None),
         Err(ModelError::Io { .. })
     ));
+    // A file cut short after it was opened (rewritten in place while gen
+    // loads it) is an error naming the tensor, not a fault in the mapping.
+    let ckpt = build_checkpoint(dir.path(), "sd15", &[]);
+    let file = super::weights::TensorFile::open(&ckpt).unwrap();
+    let w = super::weights::Weights::new(file.clone(), DType::F32, &Device::Cpu);
+    let keys: Vec<String> = file.keys().map(str::to_string).collect();
+    let before = w.get(&keys[0]).unwrap();
+    let len = std::fs::metadata(&ckpt).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&ckpt)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let mut cut = 0;
+    for key in &keys {
+        match w.get(key) {
+            Ok(_) => {}
+            Err(ModelError::BadFile { message, .. }) => {
+                assert!(message.contains("changed while loading"), "{message}");
+                assert!(message.contains(key.as_str()), "{message}");
+                cut += 1;
+            }
+            Err(e) => panic!("{key}: wrong error {e}"),
+        }
+    }
+    assert!(
+        cut > keys.len() / 4,
+        "only {cut} of {} tensors cut",
+        keys.len()
+    );
+    assert!(before.dims().iter().product::<usize>() > 0);
     // A VAE alone is not a checkpoint.
     let vae = header_file("vae_sd15.json");
     assert!(matches!(

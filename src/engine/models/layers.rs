@@ -6,6 +6,7 @@ use super::Result;
 use super::weights::Weights;
 use candle_core::{Module, Tensor};
 use candle_nn::{Conv2dConfig, GroupNorm, LayerNorm, Linear};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `name.weight` [out, in] and, when present (or required), `name.bias`.
 pub fn linear(w: &Weights, name: &str) -> Result<Linear> {
@@ -227,11 +228,11 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> R
 /// Whether attention may use the flash-attention kernel where it applies.
 /// On by default; benchmarks and tests switch it off to compare with
 /// candle's kernels.
-static FLASH_ATTENTION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+static FLASH_ATTENTION: AtomicBool = AtomicBool::new(true);
 
 /// Lets attention use the flash-attention kernel, or not.
 pub fn set_flash_attention(on: bool) {
-    FLASH_ATTENTION.store(on, std::sync::atomic::Ordering::Relaxed);
+    FLASH_ATTENTION.store(on, Ordering::Relaxed);
 }
 
 /// Whether unmasked attention over `q` ([b, heads, n, d]) runs in the
@@ -242,7 +243,7 @@ pub fn set_flash_attention(on: bool) {
 pub fn flash_applies(q: &Tensor) -> Result<bool> {
     let d = q.dim(3)?;
     Ok(cfg!(feature = "flash-attn")
-        && FLASH_ATTENTION.load(std::sync::atomic::Ordering::Relaxed)
+        && FLASH_ATTENTION.load(Ordering::Relaxed)
         && q.device().is_cuda()
         && matches!(
             q.dtype(),

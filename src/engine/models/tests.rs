@@ -34,6 +34,13 @@ fn fnv1a64(s: &str) -> u64 {
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
+/// splitmix64's output mixing.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// The script's `synth`: a tensor's values from its key (splitmix64 over
 /// fnv1a64(key) + index), fan-in scaled.
 fn synth(key: &str, shape: &[usize]) -> Vec<f32> {
@@ -42,10 +49,7 @@ fn synth(key: &str, shape: &[usize]) -> Vec<f32> {
     let fan_in: usize = shape.iter().skip(1).product();
     (0..n as u64)
         .map(|i| {
-            let mut z = h.wrapping_add(i.wrapping_mul(GOLDEN)).wrapping_add(GOLDEN);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
+            let z = mix64(h.wrapping_add(i.wrapping_mul(GOLDEN)).wrapping_add(GOLDEN));
             let u = (z >> 40) as f64 / (1u64 << 24) as f64;
             let v = (2.0 * u - 1.0) as f32;
             match shape.len() {

@@ -113,9 +113,7 @@ fn noise(shape: &[usize], seed: u64, dev: &Device) -> Tensor {
                 .wrapping_add(i.wrapping_mul(GOLDEN));
             let mut sum = 0.0;
             for _ in 0..4 {
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                z ^= z >> 31;
+                z = mix64(z);
                 sum += (z >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
             }
             sum * 1.7
